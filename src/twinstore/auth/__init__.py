@@ -1,0 +1,1 @@
+"""Authentication: SigV4 (header, presigned, aws-chunked) and credentials -> principal."""

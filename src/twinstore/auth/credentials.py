@@ -1,0 +1,73 @@
+"""The deployment's root credentials: from the environment, or generated once and kept in the data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+from dataclasses import dataclass
+
+from .principal import Credential, Principal
+
+ENV_ACCESS_KEY = "TWINSTORE_ROOT_ACCESS_KEY_ID"
+ENV_SECRET_KEY = "TWINSTORE_ROOT_SECRET_ACCESS_KEY"
+ENV_ACCOUNT = "TWINSTORE_ACCOUNT_ID"
+DEFAULT_ACCOUNT_ID = "123456789012"
+FILE_NAME = "credentials.json"
+
+
+@dataclass(frozen=True, slots=True)
+class RootAccount:
+    account_id: str
+    access_key_id: str
+    secret_access_key: str
+
+    def credential(self) -> Credential:
+        principal = Principal(account_id=self.account_id, arn=f"arn:aws:iam::{self.account_id}:root", type="Root",
+                              access_key_id=self.access_key_id, principal_id=self.account_id)
+        return Credential(self.access_key_id, self.secret_access_key, principal)
+
+
+def _new_access_key() -> str:
+    return "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+
+
+def load_root_account(data_dir: str, account_id: str | None = None) -> RootAccount:
+    """Env vars win; otherwise the file in `data_dir` (created with mode 0600 on first use)."""
+    os.makedirs(data_dir, exist_ok=True)
+    path = os.path.join(data_dir, FILE_NAME)
+    stored: dict[str, str] = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            stored = json.load(f)
+    account = account_id or os.environ.get(ENV_ACCOUNT) or stored.get("account_id") or DEFAULT_ACCOUNT_ID
+    if not (len(account) == 12 and account.isdigit()):
+        raise ValueError(f"account id must be 12 digits, got {account!r}")
+    akid = os.environ.get(ENV_ACCESS_KEY)
+    secret = os.environ.get(ENV_SECRET_KEY)
+    if akid and secret:
+        return RootAccount(account, akid, secret)
+    if stored.get("access_key_id") and stored.get("secret_access_key"):
+        return RootAccount(account, stored["access_key_id"], stored["secret_access_key"])
+    root = RootAccount(account, _new_access_key(), secrets.token_urlsafe(30)[:40])
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"account_id": root.account_id, "access_key_id": root.access_key_id,
+                   "secret_access_key": root.secret_access_key}, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return root
+
+
+class CredentialDirectory:
+    """Access key id -> credential. IAM users and STS sessions will register here too."""
+
+    def __init__(self, root: RootAccount) -> None:
+        self.root = root
+        self._by_key = {root.access_key_id: root.credential()}
+
+    def lookup(self, access_key_id: str) -> Credential | None:
+        return self._by_key.get(access_key_id)

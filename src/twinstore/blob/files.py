@@ -1,0 +1,202 @@
+"""Blob files on the local filesystem.
+
+A blob is written to `<id>.tmp`, fsynced, renamed to `<id>` and its directory fsynced before the metadata
+that references it commits, so an acknowledged object's data is on disk. A crash leaves at most `.tmp` files
+and unreferenced blobs, which `collect_garbage` removes at startup. All file I/O runs on a thread pool; the
+hashing of the data happens on that same thread, next to the write, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import uuid
+from typing import AsyncIterator, Iterable, Protocol
+
+WRITE_BUFFER = 1 << 20
+READ_CHUNK = 1 << 20
+
+
+class Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+
+class BlobWriter:
+    """Streams one blob to disk. `write` buffers; full buffers are hashed and written off-loop."""
+
+    def __init__(self, store: BlobStore, hashers: Iterable[Hasher]) -> None:
+        self.store = store
+        self.blob_id = uuid.uuid4().hex
+        self.path = store.path_of(self.blob_id)
+        self.tmp_path = self.path + ".tmp"
+        self.size = 0
+        self._hashers = list(hashers)
+        self._buf: list[bytes] = []
+        self._buffered = 0
+        self._fd: int | None = None
+        self._pending: asyncio.Future[None] | None = None
+
+    def _flush_sync(self, data: bytes) -> None:
+        for h in self._hashers:
+            h.update(data)
+        if self._fd is None:
+            self._fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+
+    async def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self.size += len(data)
+        self._buf.append(data)
+        self._buffered += len(data)
+        if self._buffered >= WRITE_BUFFER:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        data = b"".join(self._buf) if len(self._buf) != 1 else self._buf[0]
+        self._buf, self._buffered = [], 0
+        if self._pending is not None:  # keep at most one write in flight: pipelined, bounded memory
+            await self._pending
+        loop = asyncio.get_running_loop()
+        self._pending = loop.run_in_executor(self.store.executor, self._flush_sync, data)
+
+    def _commit_sync(self, tail: bytes) -> None:
+        if tail or self._fd is None:
+            self._flush_sync(tail)
+        assert self._fd is not None
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = None
+        os.rename(self.tmp_path, self.path)
+        self.store.fsync_dir(os.path.dirname(self.path))
+
+    async def commit(self) -> str:
+        """Makes the blob durable; returns its id. Hash digests are final after this."""
+        if self._pending is not None:
+            await self._pending
+            self._pending = None
+        tail = b"".join(self._buf)
+        self._buf, self._buffered = [], 0
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.store.executor, self._commit_sync, tail)
+        return self.blob_id
+
+    async def finish_hashing(self) -> None:
+        """Hashes everything written so far (so digests can be checked before commit)."""
+        if self._pending is not None:
+            await self._pending
+            self._pending = None
+        if self._buf:
+            await self._flush()
+            assert self._pending is not None
+            await self._pending
+            self._pending = None
+
+    def _abort_sync(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        for p in (self.tmp_path, self.path):
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+
+    async def abort(self) -> None:
+        if self._pending is not None:
+            try:
+                await self._pending
+            except OSError:
+                pass
+            self._pending = None
+        await asyncio.get_running_loop().run_in_executor(self.store.executor, self._abort_sync)
+
+
+class BlobStore:
+    def __init__(self, root: str, threads: int = 16) -> None:
+        self.root = os.path.join(root, "blobs")
+        self.executor = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="blob-io")
+        for i in range(256):
+            os.makedirs(os.path.join(self.root, f"{i:02x}"), exist_ok=True)
+
+    def path_of(self, blob_id: str) -> str:
+        if len(blob_id) != 32 or not all(c in "0123456789abcdef" for c in blob_id):
+            raise ValueError("bad blob id")
+        return os.path.join(self.root, blob_id[:2], blob_id)
+
+    @staticmethod
+    def fsync_dir(path: str) -> None:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def writer(self, hashers: Iterable[Hasher] = ()) -> BlobWriter:
+        return BlobWriter(self, hashers)
+
+    def _read_sync(self, blob_id: str, offset: int, length: int) -> bytes:
+        with open(self.path_of(blob_id), "rb", buffering=0) as f:
+            return os.pread(f.fileno(), length, offset)
+
+    async def read_range(self, blob_id: str, offset: int, length: int) -> bytes:
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, self._read_sync, blob_id, offset, length)
+
+    async def stream(self, blob_id: str, offset: int, length: int,
+                     chunk: int = READ_CHUNK) -> AsyncIterator[bytes]:
+        """Yields `length` bytes from `offset`, one read ahead so disk and network overlap."""
+        loop = asyncio.get_running_loop()
+        fd = await loop.run_in_executor(self.executor, os.open, self.path_of(blob_id), os.O_RDONLY)
+        try:
+            end = offset + length
+            pos = offset
+            nxt: asyncio.Future[bytes] | None = None
+            if pos < end:
+                nxt = loop.run_in_executor(self.executor, os.pread, fd, min(chunk, end - pos), pos)
+            while nxt is not None:
+                data = await nxt
+                if not data:
+                    raise OSError(f"blob {blob_id} is shorter than its metadata says")
+                pos += len(data)
+                nxt = None
+                if pos < end:
+                    nxt = loop.run_in_executor(self.executor, os.pread, fd, min(chunk, end - pos), pos)
+                yield data
+        finally:
+            if nxt is not None:
+                try:
+                    await nxt
+                except OSError:
+                    pass
+            os.close(fd)
+
+    def _delete_sync(self, blob_ids: list[str]) -> None:
+        for b in blob_ids:
+            try:
+                os.unlink(self.path_of(b))
+            except FileNotFoundError:
+                pass
+
+    async def delete(self, blob_ids: Iterable[str]) -> None:
+        ids = list(blob_ids)
+        if ids:
+            await asyncio.get_running_loop().run_in_executor(self.executor, self._delete_sync, ids)
+
+    def collect_garbage(self, referenced: set[str]) -> int:
+        """Removes `.tmp` leftovers and blobs no metadata references. Run before serving requests."""
+        removed = 0
+        for d in os.listdir(self.root):
+            dpath = os.path.join(self.root, d)
+            for name in os.listdir(dpath):
+                if name.endswith(".tmp") or name not in referenced:
+                    os.unlink(os.path.join(dpath, name))
+                    removed += 1
+        return removed
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)

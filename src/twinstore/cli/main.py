@@ -1,0 +1,68 @@
+"""The `twinstore` command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from ..auth.credentials import load_root_account
+from . import config as deployment_config
+
+
+@click.group()
+@click.version_option(package_name="twinstore")
+def main() -> None:
+    """twinstore: a multi-region, S3-compatible object store with bi-directional replication."""
+
+
+@main.command()
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="TOML config file.")
+@click.option("--data-dir", help=f"Deployment data directory (default {deployment_config.DEFAULT_DATA_DIR}).")
+@click.option("--region", "regions", multiple=True, metavar="NAME=HOST:PORT",
+              help="A region and where it listens; repeatable (default us-east-2 and us-west-2).")
+@click.option("--account-id", help="12-digit account id of the deployment.")
+def up(config_file: str | None, data_dir: str | None, regions: tuple[str, ...], account_id: str | None) -> None:
+    """Start every region of a deployment, each in its own process."""
+    from .up import run
+    try:
+        dep = deployment_config.load(config_file, data_dir, regions, account_id)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    root = load_root_account(dep.data_dir, dep.account_id)
+    sys.exit(run(dep, root))
+
+
+@main.command()
+@click.option("--region", "region_name", required=True, help="Region name, e.g. us-east-2.")
+@click.option("--listen", default="127.0.0.1:9100", show_default=True, metavar="HOST:PORT")
+@click.option("--data-dir", default=deployment_config.DEFAULT_DATA_DIR, show_default=True,
+              help="Deployment data directory (shared by the deployment's regions).")
+@click.option("--account-id", help="12-digit account id of the deployment.")
+@click.option("--public-endpoint", help="URL other regions use to reach this one (default http://HOST:PORT).")
+@click.option("--log-level", default="warning", show_default=True)
+def server(region_name: str, listen: str, data_dir: str, account_id: str | None, public_endpoint: str | None,
+           log_level: str) -> None:
+    """Run one region alone."""
+    import os
+
+    from ..region import RegionConfig, serve
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    host, port = deployment_config.parse_listen(listen)
+    serve(RegionConfig(region_name, host, port, os.path.abspath(data_dir), account_id, public_endpoint),
+          log_level=log_level)
+
+
+@main.command()
+@click.option("--data-dir", default=deployment_config.DEFAULT_DATA_DIR, show_default=True)
+def credentials(data_dir: str) -> None:
+    """Print the deployment's root credentials."""
+    root = load_root_account(data_dir)
+    click.echo(f"account_id={root.account_id}")
+    click.echo(f"AWS_ACCESS_KEY_ID={root.access_key_id}")
+    click.echo(f"AWS_SECRET_ACCESS_KEY={root.secret_access_key}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+"""The ASGI application: one ordered pipeline per request, readable top to bottom.
+
+    internal endpoints -> authenticate (SigV4) -> address (bucket, key) -> route (operation) ->
+    region check (redirect / proxy) -> parse parameters and payload -> authorize -> handle -> serialize
+
+Errors anywhere become AWS error bodies (no body on HEAD) with x-amz-request-id / x-amz-id-2.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+from typing import Any, Awaitable, Callable
+from urllib.parse import unquote, unquote_plus
+
+from ..auth import sigv4
+from ..auth.credentials import CredentialDirectory
+from ..auth.principal import Principal
+from ..protocol.errors import AWSError, error_xml
+from ..protocol.model import operation as op_model
+from ..protocol.request import RequestParser
+from ..protocol.routing import consumed_query, route, subresources
+from ..protocol.timefmt import now_us
+from ..protocol.xml_out import ResponseSerializer
+from ..s3 import buckets, listing, multipart, objects, read  # noqa: F401  (registers handlers)
+from ..s3.http import S3Request, S3Response
+from ..s3.ingest import content_md5
+from ..s3.service import HANDLERS, S3Service
+from .body import RequestBody
+from .proxy import RegionProxy
+
+log = logging.getLogger("twinstore.edge")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+MAX_CONFIG_BODY = 1 << 20
+ANONYMOUS = Principal(account_id="", arn="*", type="Anonymous")
+_PRESIGN_KEYS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-Expires",
+                 "X-Amz-SignedHeaders", "X-Amz-Security-Token")
+_CHECKSUM_HEADERS = ("x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme",
+                     "x-amz-checksum-sha1", "x-amz-checksum-sha256")
+_STREAMED_OPS = {"PutObject", "UploadPart"}
+
+
+class _Compiled:
+    """Per-operation parser and serializer, built once."""
+
+    def __init__(self, name: str) -> None:
+        model = op_model("s3", name)
+        self.parser = RequestParser(model)
+        self.serializer = ResponseSerializer(model, ROOT_NAMES.get(name))
+
+
+ROOT_NAMES = {
+    "ListBuckets": "ListAllMyBucketsResult", "ListObjects": "ListBucketResult",
+    "ListObjectsV2": "ListBucketResult", "ListObjectVersions": "ListVersionsResult",
+    "GetBucketVersioning": "VersioningConfiguration", "CreateMultipartUpload": "InitiateMultipartUploadResult",
+    "CompleteMultipartUpload": "CompleteMultipartUploadResult", "ListParts": "ListPartsResult",
+    "ListMultipartUploads": "ListMultipartUploadsResult", "DeleteObjects": "DeleteResult",
+    "GetObjectTagging": "Tagging", "GetBucketTagging": "Tagging", "GetBucketLogging": "BucketLoggingStatus",
+    "GetObjectAttributes": "GetObjectAttributesResponse", "GetBucketAcl": "AccessControlPolicy",
+    "GetObjectAcl": "AccessControlPolicy",
+}
+
+
+def _request_id() -> str:
+    return os.urandom(8).hex().upper()
+
+
+class TwinstoreApp:
+    def __init__(self, s3: S3Service, credentials: CredentialDirectory, known_regions: Callable[[], set[str]],
+                 proxy: RegionProxy | None = None, on_startup: Callable[[], Awaitable[None]] | None = None,
+                 on_shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
+        self.s3 = s3
+        self.region = s3.region
+        self.credentials = credentials
+        self.known_regions = known_regions
+        self.proxy = proxy
+        self.on_startup = on_startup
+        self.on_shutdown = on_shutdown
+        self.ready = False
+        self._compiled: dict[str, _Compiled] = {}
+
+    def compiled(self, name: str) -> _Compiled:
+        c = self._compiled.get(name)
+        if c is None:
+            c = self._compiled[name] = _Compiled(name)
+        return c
+
+    # ---- ASGI entry ---------------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.handle_http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                try:
+                    if self.on_startup:
+                        await self.on_startup()
+                    self.ready = True
+                    await send({"type": "lifespan.startup.complete"})
+                except Exception as exc:  # noqa: BLE001
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+            elif msg["type"] == "lifespan.shutdown":
+                if self.on_shutdown:
+                    await self.on_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope["method"]
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.decode("utf-8", "replace")
+        raw_query = scope.get("query_string", b"").decode("utf-8", "replace")
+        headers: dict[str, str] = {}
+        for k, v in scope["headers"]:
+            name = k.decode("latin-1").lower()
+            value = v.decode("utf-8", "replace")
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        request_id = _request_id()
+        if path.startswith("/_twinstore/"):
+            await self.internal(path, method, send, request_id)
+            return
+        query = _parse_query(raw_query)
+        body: RequestBody | None = None
+        try:
+            signed = self.authenticate(method, path, raw_query, headers, query)
+            principal = signed.credential.principal if signed else ANONYMOUS
+            body = RequestBody(receive, headers, signed)
+            bucket, key = _address(path)
+            target = "object" if key is not None else "bucket" if bucket else "service"
+            operation = route(method, target, query, headers)
+            if operation is None or operation not in HANDLERS:
+                raise _not_implemented(method, query)
+            leftover = [q for q in query if q in subresources() and q not in consumed_query(operation)]
+            if leftover:
+                raise _not_implemented(method, query)
+            if signed is not None and signed.region != self.region:
+                if await self.forward_to_region(signed.region, bucket, scope, receive, send, headers):
+                    return
+            compiled = self.compiled(operation)
+            params = compiled.parser.parse(headers, query)
+            payload = None
+            if compiled.parser.payload_shape is not None and operation not in _STREAMED_OPS:
+                raw = await body.read_all(MAX_CONFIG_BODY)
+                _verify_small_body(operation, headers, raw)
+                payload = compiled.parser.parse_payload(raw)
+            self.authorize(principal, operation)
+            req = S3Request(operation, bucket, key, params, headers, query, body, principal, request_id,
+                            payload=payload, source_ip=(scope.get("client") or ("", 0))[0])
+            resp = await HANDLERS[operation](self.s3, req)
+            await body.drain()
+            await self.send_response(send, method, compiled.serializer, resp, request_id)
+        except AWSError as err:
+            if body is not None:
+                await body.drain()
+            await self.send_error(send, method, err, request_id)
+        except Exception:  # noqa: BLE001 - last resort: never leak a traceback to the client
+            log.exception("internal error (request %s)", request_id)
+            await self.send_error(send, method, AWSError("InternalError"), request_id)
+
+    # ---- pipeline steps -----------------------------------------------------------------------------------
+    def authenticate(self, method: str, path: str, raw_query: str, headers: dict[str, str],
+                     query: dict[str, str]) -> sigv4.SignedRequest | None:
+        to_verify = sigv4.RequestToVerify(method, path.partition("?")[0], raw_query, headers)
+        if "authorization" in headers:
+            return sigv4.verify_header(to_verify, self.credentials.lookup, now_us(), self._region_ok)
+        if "X-Amz-Algorithm" in query or "X-Amz-Credential" in query:
+            return sigv4.verify_presigned(to_verify, query, self.credentials.lookup, now_us(), self._region_ok)
+        if "AWSAccessKeyId" in query and "Signature" in query:
+            raise AWSError("InvalidRequest", "The authorization mechanism you have provided is not supported. "
+                                             "Please use AWS4-HMAC-SHA256.")
+        return None
+
+    def _region_ok(self, region: str) -> str | None:
+        if region == self.region or region in self.known_regions():
+            return None
+        return self.region
+
+    def authorize(self, principal: Principal, operation: str) -> None:
+        """Until IAM lands, the account root may do everything and nobody else anything."""
+        if principal.type == "Anonymous":
+            raise AWSError("AccessDenied")
+        if not principal.is_root:
+            raise AWSError("AccessDenied")
+
+    async def forward_to_region(self, region: str, bucket: str | None, scope: Scope, receive: Receive,
+                                send: Send, headers: dict[str, str]) -> bool:
+        """A request signed for another region of this deployment: serve it there (what botocore's region
+        redirector does after a PermanentRedirect when all regions share one endpoint URL)."""
+        if bucket:
+            reg = await self.s3.global_store.lookup_bucket(bucket)
+            if reg is not None and reg.region == region and self.proxy is not None:
+                endpoint = (await self.s3.global_store.region_endpoints()).get(region)
+                if endpoint:
+                    await self.proxy.forward(endpoint, scope, receive, send)
+                    return True
+            expected = reg.region if reg is not None else self.region
+        else:
+            expected = self.region
+        raise AWSError("AuthorizationHeaderMalformed",
+                       f"The authorization header is malformed; the region '{region}' is wrong; "
+                       f"expecting '{expected}'", Region=expected, headers={"x-amz-bucket-region": expected}
+                       if bucket else None)
+
+    # ---- responses ----------------------------------------------------------------------------------------
+    async def send_response(self, send: Send, method: str, serializer: ResponseSerializer, resp: S3Response,
+                            request_id: str) -> None:
+        headers = _base_headers(request_id)
+        for name, value in serializer.header_list(resp.output):
+            headers.append((name.encode(), value.encode("utf-8")))
+        for name, value in resp.headers:
+            headers.append((name.encode(), value.encode("utf-8")))
+        body: bytes | None = resp.raw_body
+        if body is None and resp.stream is None:
+            body = serializer.body(resp.output)
+            if body is not None:
+                headers.append((b"content-type", b"application/xml"))
+        elif resp.raw_body is not None and not any(h[0].lower() == b"content-type" for h in headers):
+            headers.append((b"content-type", b"application/xml"))
+        if resp.stream is not None or resp.content_length is not None:
+            if not any(h[0] == b"Content-Length" for h in headers):
+                headers.append((b"content-length", str(resp.content_length or 0).encode()))
+            await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+            if method == "HEAD" or resp.stream is None:
+                await send({"type": "http.response.body", "body": b""})
+                return
+            async for chunk in resp.stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        payload = body or b""
+        headers.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else payload})
+
+    async def send_error(self, send: Send, method: str, err: AWSError, request_id: str) -> None:
+        headers = _base_headers(request_id)
+        for name, value in err.headers.items():
+            headers.append((name.encode(), value.encode()))
+        if method == "HEAD" or err.status == 304:
+            headers.append((b"content-length", b"0"))
+            await send({"type": "http.response.start", "status": err.status, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        body = error_xml(err, request_id, _host_id())
+        headers += [(b"content-type", b"application/xml"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": err.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def internal(self, path: str, method: str, send: Send, request_id: str) -> None:
+        if path == "/_twinstore/health" and method in ("GET", "HEAD"):
+            status = 200 if self.ready else 503
+            body = json.dumps({"status": "ok" if self.ready else "starting", "region": self.region}).encode()
+        else:
+            status, body = 404, b'{"error": "not found"}'
+        await send({"type": "http.response.start", "status": status,
+                    "headers": _base_headers(request_id) + [(b"content-type", b"application/json"),
+                                                            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
+
+
+def _base_headers(request_id: str) -> list[tuple[bytes, bytes]]:
+    return [(b"x-amz-request-id", request_id.encode()), (b"x-amz-id-2", _host_id().encode()),
+            (b"server", b"twinstore")]
+
+
+def _host_id() -> str:
+    return base64.b64encode(os.urandom(24)).decode()
+
+
+def _parse_query(raw: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if not raw:
+        return out
+    for part in raw.split("&"):
+        if not part:
+            continue
+        k, _, v = part.partition("=")
+        key = unquote_plus(k)
+        if key not in out:
+            out[key] = unquote_plus(v)
+    return out
+
+
+def _address(path: str) -> tuple[str | None, str | None]:
+    """Path-style addressing: the first segment is the bucket, the rest (not normalised) is the key."""
+    p = path.partition("?")[0]
+    if not p.startswith("/"):
+        raise AWSError("InvalidURI", "Couldn't parse the specified URI.", status=400)
+    rest = p[1:]
+    if not rest:
+        return None, None
+    bucket_raw, slash, key_raw = rest.partition("/")
+    bucket = unquote(bucket_raw)
+    if not slash:
+        return bucket, None
+    if not key_raw:
+        return bucket, None
+    try:
+        key = unquote(key_raw, errors="strict")
+    except UnicodeDecodeError:
+        raise AWSError("InvalidURI", "Couldn't parse the specified URI.", status=400) from None
+    return bucket, key
+
+
+def _not_implemented(method: str, query: dict[str, str]) -> AWSError:
+    return AWSError("NotImplemented", "A header or query you provided implies functionality that is not "
+                                      "implemented")
+
+
+def _verify_small_body(operation: str, headers: dict[str, str], raw: bytes) -> None:
+    """Content-MD5 and x-amz-checksum-* on configuration bodies (DeleteObjects requires one of them)."""
+    md5 = content_md5(headers)
+    if md5 is not None and hashlib.md5(raw).digest() != md5:
+        raise AWSError("BadDigest")
+    from ..s3.checksums import new_checksum
+    present = False
+    for h in _CHECKSUM_HEADERS:
+        v = headers.get(h)
+        if v is not None:
+            present = True
+            c = new_checksum(h[len("x-amz-checksum-"):])
+            c.update(raw)
+            if c.b64digest() != v:
+                raise AWSError("BadDigest", f"The {h[len('x-amz-checksum-'):].upper()} you specified did not "
+                                            f"match the calculated checksum.")
+    if operation == "DeleteObjects" and md5 is None and not present:
+        raise AWSError("InvalidRequest", "Missing required header for this request: Content-Md5")

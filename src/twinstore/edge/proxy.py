@@ -1,0 +1,57 @@
+"""Streams a request to another region's endpoint and its response back, untouched (the signature stays
+valid because the original Host header is kept)."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+import aiohttp
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection",
+               "expect"}
+
+
+class RegionProxy:
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=64), auto_decompress=False,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
+        return self._session
+
+    async def forward(self, endpoint: str, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        qs = scope.get("query_string", b"").decode("latin-1")
+        url = endpoint.rstrip("/") + raw_path + (("?" + qs) if qs else "")
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
+                   if k.decode("latin-1").lower() not in _HOP_BY_HOP]
+        chunked = any(k.lower() == b"transfer-encoding" for k, _ in scope["headers"])
+
+        async def body() -> Any:
+            while True:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    return
+                if msg.get("body"):
+                    yield msg["body"]
+                if not msg.get("more_body"):
+                    return
+
+        async with self.session().request(scope["method"], aiohttp.client.URL(url, encoded=True),
+                                          headers=headers, data=body(), skip_auto_headers={"Content-Type"},
+                                          chunked=None if not chunked else True) as resp:
+            out_headers = [(k, v) for k, v in resp.raw_headers if k.decode("latin-1").lower() not in _HOP_BY_HOP]
+            await send({"type": "http.response.start", "status": resp.status, "headers": out_headers})
+            async for chunk in resp.content.iter_chunked(1 << 20):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,102 @@
+"""Metadata records. Times are integer microseconds since the epoch; keys are `str`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+VERSIONING_OFF = ""  # never enabled
+VERSIONING_ENABLED = "Enabled"
+VERSIONING_SUSPENDED = "Suspended"
+
+
+@dataclass(slots=True)
+class Bucket:
+    id: int
+    name: str
+    region: str
+    owner: str  # account id
+    created_us: int
+    versioning: str = VERSIONING_OFF
+    object_ownership: str = "BucketOwnerEnforced"
+    configs: dict[str, Any] = field(default_factory=dict)  # subresource name -> parsed configuration
+
+
+@dataclass(slots=True)
+class BlobSegment:
+    """One contiguous piece of an object's data in the blob store (a multipart object has one per part)."""
+
+    blob_id: str
+    size: int
+
+
+@dataclass(slots=True)
+class ObjectVersion:
+    bucket_id: int
+    key: str
+    vid: str  # sortable id (see ids.py); also the public version id unless `null_version`
+    null_version: bool
+    is_latest: bool
+    delete_marker: bool
+    last_modified_us: int
+    size: int = 0
+    etag: str = ""  # without quotes
+    owner: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # Content-Type, Cache-Control, ... as sent
+    user_meta: dict[str, str] = field(default_factory=dict)
+    checksum: dict[str, str] = field(default_factory=dict)  # {"algorithm": "CRC32", "value": "...", "type": ...}
+    storage_class: str = "STANDARD"
+    segments: list[BlobSegment] = field(default_factory=list)
+    part_sizes: list[int] = field(default_factory=list)  # for multipart objects, to serve ?partNumber
+    tags: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # sse, replication status, ... (later layers)
+
+    @property
+    def version_id(self) -> str:
+        return "null" if self.null_version else self.vid
+
+
+@dataclass(slots=True)
+class MultipartUpload:
+    upload_id: str
+    bucket_id: int
+    key: str
+    initiated_us: int
+    owner: str
+    headers: dict[str, str] = field(default_factory=dict)
+    user_meta: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    checksum_algorithm: str = ""
+    storage_class: str = "STANDARD"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class UploadPart:
+    upload_id: str
+    part_number: int
+    blob_id: str
+    size: int
+    etag: str
+    last_modified_us: int
+    checksum: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class BucketRegistration:
+    """A bucket name in the deployment-wide namespace."""
+
+    name: str
+    region: str
+    owner: str
+    state: str  # "creating" | "active" | "deleting"
+    created_us: int
+
+
+@dataclass(slots=True)
+class ListPage:
+    versions: list[ObjectVersion]
+    common_prefixes: list[str]
+    truncated: bool
+    next_key: str | None = None
+    next_vid: str | None = None

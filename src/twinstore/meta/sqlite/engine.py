@@ -1,0 +1,140 @@
+"""SQLite access without blocking the event loop.
+
+All writes go through one writer thread that groups whatever is queued into a single transaction and one
+fsync (group commit), each request in its own SAVEPOINT so one failure does not abort its neighbours.
+Reads run on a small pool of threads, each with its own connection (WAL readers never block the writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import sqlite3
+import threading
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
+
+_STOP = object()
+MAX_BATCH = 512
+
+
+def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA busy_timeout=30000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write is on disk
+    conn.execute("PRAGMA cache_size=-65536")
+    return conn
+
+
+class SqliteEngine:
+    def __init__(self, path: str, schema: str, readers: int = 4) -> None:
+        self.path = path
+        self._writer_conn = connect(path)
+        self._writer_conn.executescript(schema)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._read_pool = concurrent.futures.ThreadPoolExecutor(readers, thread_name_prefix="sqlite-read")
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._writer_loop, name="sqlite-writer", daemon=True)
+        self._thread.start()
+
+    # ---- writes -------------------------------------------------------------------------------------------
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._queue.put((fn, fut, loop))
+        return await fut
+
+    def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """For startup/maintenance code outside the event loop."""
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put((fn, done, None))
+        return done.result()
+
+    def _writer_loop(self) -> None:
+        conn = self._writer_conn
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    self._queue.put(_STOP)
+                    break
+                batch.append(nxt)
+            outcomes: list[tuple[Any, Any, BaseException | None]] = []
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for fn, fut, loop in batch:
+                    conn.execute("SAVEPOINT op")
+                    try:
+                        result = fn(conn)
+                        conn.execute("RELEASE op")
+                        outcomes.append((result, None, None))
+                    except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+                        conn.execute("ROLLBACK TO op")
+                        conn.execute("RELEASE op")
+                        outcomes.append((None, exc, None))
+                conn.execute("COMMIT")
+            except BaseException as exc:  # noqa: BLE001 - commit failed: nobody's write is durable
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                outcomes = [(None, exc, None) for _ in batch]
+            for (fn, fut, loop), (result, exc, _) in zip(batch, outcomes):
+                if loop is None:
+                    if exc is None:
+                        fut.set_result(result)
+                    else:
+                        fut.set_exception(exc)
+                else:
+                    loop.call_soon_threadsafe(_resolve, fut, result, exc)
+
+    # ---- reads --------------------------------------------------------------------------------------------
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, readonly=True)
+            self._local.conn = conn
+            with self._lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return fn(self._reader())
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._read_pool, self._run_read, fn)
+
+    def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return self._read_pool.submit(self._run_read, fn).result()
+
+    def close(self) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout=10)
+        self._read_pool.shutdown(wait=True)
+        with self._lock:
+            for c in self._reader_conns:
+                c.close()
+        self._writer_conn.close()
+
+
+def _resolve(fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if fut.cancelled():
+        return
+    if exc is None:
+        fut.set_result(result)
+    else:
+        fut.set_exception(exc)

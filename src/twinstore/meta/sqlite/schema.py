@@ -1,0 +1,31 @@
+"""SQLite schemas. Keys are stored as BLOB (UTF-8) so ordering and prefix ranges are exact byte order."""
+
+REGION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets(
+  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, region TEXT NOT NULL, owner TEXT NOT NULL,
+  created_us INTEGER NOT NULL, versioning TEXT NOT NULL, object_ownership TEXT NOT NULL, configs TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS versions(
+  bucket_id INTEGER NOT NULL, key BLOB NOT NULL, vid TEXT NOT NULL, null_version INTEGER NOT NULL,
+  is_latest INTEGER NOT NULL, delete_marker INTEGER NOT NULL, last_modified_us INTEGER NOT NULL,
+  size INTEGER NOT NULL, etag TEXT NOT NULL, owner TEXT NOT NULL, storage_class TEXT NOT NULL,
+  checksum TEXT NOT NULL, headers TEXT NOT NULL, user_meta TEXT NOT NULL, segments TEXT NOT NULL,
+  part_sizes TEXT NOT NULL, tags TEXT NOT NULL, extra TEXT NOT NULL,
+  PRIMARY KEY(bucket_id, key, vid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS versions_current ON versions(bucket_id, key) WHERE is_latest=1 AND delete_marker=0;
+CREATE TABLE IF NOT EXISTS uploads(
+  upload_id TEXT PRIMARY KEY, bucket_id INTEGER NOT NULL, key BLOB NOT NULL, initiated_us INTEGER NOT NULL,
+  owner TEXT NOT NULL, headers TEXT NOT NULL, user_meta TEXT NOT NULL, tags TEXT NOT NULL,
+  checksum_algorithm TEXT NOT NULL, storage_class TEXT NOT NULL, extra TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads(bucket_id, key, initiated_us);
+CREATE TABLE IF NOT EXISTS parts(
+  upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, blob_id TEXT NOT NULL, size INTEGER NOT NULL,
+  etag TEXT NOT NULL, last_modified_us INTEGER NOT NULL, checksum TEXT NOT NULL,
+  PRIMARY KEY(upload_id, part_number)) WITHOUT ROWID;
+"""
+
+GLOBAL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bucket_names(
+  name TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL, state TEXT NOT NULL,
+  created_us INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS region_endpoints(region TEXT PRIMARY KEY, endpoint TEXT NOT NULL);
+"""

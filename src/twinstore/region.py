@@ -1,0 +1,104 @@
+"""Composition root of one region process: stores, services and the ASGI app, wired together.
+
+Deployment data directory layout (one per deployment, shared by its regions on one machine):
+    credentials.json            root account (0600)
+    global.db                   bucket-name namespace, region endpoints (what AWS keeps global)
+    regions/<name>/meta.db      this region's metadata
+    regions/<name>/blobs/       this region's object data
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+
+from .auth.credentials import CredentialDirectory, load_root_account
+from .blob.files import BlobStore
+from .edge.app import TwinstoreApp
+from .edge.proxy import RegionProxy
+from .meta.sqlite.global_store import SqliteGlobalStore
+from .meta.sqlite.region_store import SqliteRegionStore
+from .s3.service import S3Service
+
+log = logging.getLogger("twinstore.region")
+
+
+@dataclass
+class RegionConfig:
+    name: str
+    host: str
+    port: int
+    data_dir: str  # the deployment directory
+    account_id: str | None = None
+    public_endpoint: str | None = None
+
+    @property
+    def region_dir(self) -> str:
+        return os.path.join(self.data_dir, "regions", self.name)
+
+    @property
+    def endpoint(self) -> str:
+        return self.public_endpoint or f"http://{self.host}:{self.port}"
+
+
+class Region:
+    def __init__(self, cfg: RegionConfig) -> None:
+        self.cfg = cfg
+        os.makedirs(cfg.region_dir, mode=0o700, exist_ok=True)
+        self.root = load_root_account(cfg.data_dir, cfg.account_id)
+        self.global_store = SqliteGlobalStore(os.path.join(cfg.data_dir, "global.db"))
+        self.store = SqliteRegionStore(os.path.join(cfg.region_dir, "meta.db"))
+        self.blobs = BlobStore(cfg.region_dir)
+        self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
+                            endpoint=cfg.endpoint)
+        self.proxy = RegionProxy()
+        self._regions: set[str] = {cfg.name}
+        self._refresh_task: asyncio.Task[None] | None = None
+        self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root), lambda: self._regions, self.proxy,
+                                on_startup=self.start, on_shutdown=self.stop)
+
+    async def start(self) -> None:
+        await self.reconcile_namespace()
+        removed = self.blobs.collect_garbage(await self.store.referenced_blob_ids())
+        if removed:
+            log.info("removed %d unreferenced blob files", removed)
+        await self.global_store.set_region_endpoint(self.cfg.name, self.cfg.endpoint)
+        self._regions = set(await self.global_store.region_endpoints())
+        self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_regions())
+
+    async def reconcile_namespace(self) -> None:
+        """Finishes or undoes bucket creations/deletions a crash interrupted between the two stores."""
+        for reg in await self.global_store.list_registrations(region=self.cfg.name):
+            if reg.state == "active":
+                continue
+            if self.store.cached_bucket(reg.name) is not None:
+                await self.global_store.set_bucket_state(reg.name, "active")
+            else:
+                await self.global_store.unregister_bucket(reg.name)
+
+    async def _refresh_regions(self) -> None:
+        while True:
+            await asyncio.sleep(2)
+            try:
+                self._regions = set(await self.global_store.region_endpoints())
+            except Exception:  # noqa: BLE001 - keep the last known set
+                log.exception("could not refresh region list")
+
+    async def stop(self) -> None:
+        if self._refresh_task:
+            self._refresh_task.cancel()
+        await self.proxy.close()
+        await self.store.close()
+        await self.global_store.close()
+        self.blobs.close()
+
+
+def serve(cfg: RegionConfig, log_level: str = "warning") -> None:
+    import uvicorn
+    region = Region(cfg)
+    config = uvicorn.Config(region.app, host=cfg.host, port=cfg.port, loop="uvloop", http="httptools",
+                            lifespan="on", access_log=False, log_level=log_level, server_header=False,
+                            timeout_keep_alive=75, backlog=2048)
+    uvicorn.Server(config).run()

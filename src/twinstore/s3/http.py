@@ -1,0 +1,35 @@
+"""What an S3 handler receives and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+from ..auth.principal import Principal
+from ..edge.body import RequestBody
+
+
+@dataclass(slots=True)
+class S3Request:
+    operation: str
+    bucket: str | None
+    key: str | None
+    params: dict[str, Any]  # members of the operation's input shape, from headers and query
+    headers: dict[str, str]  # lowercase names
+    query: dict[str, str]
+    body: RequestBody
+    principal: Principal
+    request_id: str
+    payload: Any = None  # the parsed XML (or text) payload member, for configuration operations
+    source_ip: str = ""
+    secure: bool = False
+
+
+@dataclass(slots=True)
+class S3Response:
+    output: dict[str, Any] = field(default_factory=dict)  # members of the operation's output shape
+    status: int = 200
+    headers: list[tuple[str, str]] = field(default_factory=list)  # extra headers beyond the model
+    stream: AsyncIterator[bytes] | None = None  # streamed body (GetObject)
+    content_length: int | None = None
+    raw_body: bytes | None = None

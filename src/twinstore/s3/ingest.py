@@ -1,0 +1,107 @@
+"""Taking an object body in: stream to a blob while hashing, verify every digest the client declared,
+and only then make the blob durable. Nothing is visible until the caller commits metadata."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..blob.files import BlobWriter
+from ..protocol.errors import AWSError
+from .checksums import ALGORITHMS, Checksum, new_checksum
+from .http import S3Request
+from .service import S3Service
+
+MAX_PUT_SIZE = 5 * 1024 ** 3
+DEFAULT_ALGORITHM = "CRC64NVME"  # what S3 computes when the client asks for none
+
+
+@dataclass(slots=True)
+class Ingested:
+    blob_id: str
+    size: int
+    md5_hex: str
+    checksum: dict[str, str]  # {"algorithm", "value", "type"}
+
+
+def requested_checksum(req: S3Request) -> tuple[str, str | None, bool]:
+    """(algorithm, value declared in a header or None, value arrives in a trailer?)."""
+    h = req.headers
+    for algo in ALGORITHMS:
+        v = h.get("x-amz-checksum-" + algo.lower())
+        if v is not None:
+            return algo, v, False
+    for t in req.body.declared_trailers:
+        if t.startswith("x-amz-checksum-"):
+            algo = t[len("x-amz-checksum-"):].upper()
+            if algo not in ALGORITHMS:
+                raise AWSError("InvalidRequest", f"Unsupported checksum trailer {t}")
+            return algo, None, True
+    algo = (h.get("x-amz-sdk-checksum-algorithm") or "").upper()
+    if algo:
+        if algo not in ALGORITHMS:
+            raise AWSError("InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid.")
+        return algo, None, False
+    return DEFAULT_ALGORITHM, None, False
+
+
+def content_md5(headers: Mapping[str, str]) -> bytes | None:
+    v = headers.get("content-md5")
+    if v is None:
+        return None
+    try:
+        raw = base64.b64decode(v, validate=True)
+    except (binascii.Error, ValueError):
+        raise AWSError("InvalidDigest", ContentMD5=v) from None
+    if len(raw) != 16:
+        raise AWSError("InvalidDigest", ContentMD5=v)
+    return raw
+
+
+async def ingest_body(svc: S3Service, req: S3Request, max_size: int = MAX_PUT_SIZE,
+                      checksum_algorithm: str | None = None) -> Ingested:
+    body = req.body
+    if body.length is None and not body.chunked_transfer and not body.aws_chunked:
+        raise AWSError("MissingContentLength")
+    if body.length is not None and body.length > max_size:
+        raise AWSError("EntityTooLarge", ProposedSize=body.length, MaxSizeAllowed=max_size)
+    if checksum_algorithm:
+        algo, declared, in_trailer = checksum_algorithm, None, False
+        algo2, declared2, in_trailer2 = requested_checksum(req)
+        if algo2 == algo:
+            declared, in_trailer = declared2, in_trailer2
+    else:
+        algo, declared, in_trailer = requested_checksum(req)
+    expected_md5 = content_md5(req.headers)
+    md5 = hashlib.md5()
+    checksum: Checksum = new_checksum(algo)
+    hashers: list[Any] = [md5, checksum]
+    sha = hashlib.sha256() if body.expected_sha256 else None
+    if sha is not None:
+        hashers.append(sha)
+    writer: BlobWriter = svc.blobs.writer(hashers)
+    try:
+        async for chunk in body.chunks():
+            await writer.write(chunk)
+            if writer.size > max_size:
+                raise AWSError("EntityTooLarge", MaxSizeAllowed=max_size)
+        await writer.finish_hashing()
+        if sha is not None and sha.hexdigest() != body.expected_sha256:
+            raise AWSError("XAmzContentSHA256Mismatch", ClientComputedContentSHA256=body.expected_sha256,
+                           S3ComputedContentSHA256=sha.hexdigest())
+        if expected_md5 is not None and md5.digest() != expected_md5:
+            raise AWSError("BadDigest", ExpectedDigest=base64.b64encode(expected_md5).decode())
+        value = checksum.b64digest()
+        if in_trailer:
+            declared = body.trailers.get("x-amz-checksum-" + algo.lower())
+        if declared is not None and declared != value:
+            raise AWSError("BadDigest", f"The {algo} you specified did not match the calculated checksum.")
+        blob_id = await writer.commit()
+    except BaseException:
+        await writer.abort()
+        raise
+    return Ingested(blob_id, writer.size, md5.hexdigest(), {"algorithm": algo, "value": value,
+                                                            "type": "FULL_OBJECT"})

@@ -1,0 +1,154 @@
+"""Listings: ListObjects (v1), ListObjectsV2 and ListObjectVersions."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Callable
+from urllib.parse import quote
+
+from ..meta.model import ObjectVersion
+from ..protocol.errors import AWSError
+from .http import S3Request, S3Response
+from .service import S3Service, handles
+
+MAX_KEYS = 1000
+
+
+def _max_keys(params: dict[str, Any]) -> int:
+    n = params.get("MaxKeys", MAX_KEYS)
+    if n < 0:
+        raise AWSError("InvalidArgument", "Argument maxKeys must be an integer between 0 and 2147483647",
+                       ArgumentName="maxKeys", ArgumentValue=n)
+    return min(n, MAX_KEYS)
+
+
+def _encoder(params: dict[str, Any]) -> Callable[[str], str]:
+    enc = params.get("EncodingType")
+    if enc is None:
+        return lambda s: s
+    if enc != "url":
+        raise AWSError("InvalidArgument", "Invalid Encoding Method specified in Request",
+                       ArgumentName="encoding-type", ArgumentValue=enc)
+    # botocore decodes with unquote_plus: '+' and ' ' must both be escaped
+    return lambda s: quote(s, safe="/")
+
+
+def _owner(svc: S3Service) -> dict[str, str]:
+    return {"ID": svc.account_id, "DisplayName": "twinstore"}
+
+
+def _content(v: ObjectVersion, enc: Callable[[str], str], owner: dict[str, str] | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"Key": enc(v.key), "LastModified": v.last_modified_us, "ETag": f'"{v.etag}"',
+                             "Size": v.size, "StorageClass": v.storage_class}
+    if v.checksum:
+        entry["ChecksumAlgorithm"] = [v.checksum["algorithm"]]
+        entry["ChecksumType"] = v.checksum.get("type", "FULL_OBJECT")
+    if owner is not None:
+        entry["Owner"] = owner
+    return entry
+
+
+def _common(page_prefixes: list[str], enc: Callable[[str], str]) -> list[dict[str, str]]:
+    return [{"Prefix": enc(p)} for p in page_prefixes]
+
+
+@handles("ListObjectsV2")
+async def list_objects_v2(svc: S3Service, req: S3Request) -> S3Response:
+    bucket = await svc.bucket(req.bucket)
+    p = req.params
+    enc = _encoder(p)
+    max_keys = _max_keys(p)
+    prefix, delimiter = p.get("Prefix", ""), p.get("Delimiter", "")
+    token = p.get("ContinuationToken")
+    after = p.get("StartAfter", "")
+    if token is not None:
+        try:
+            after = base64.urlsafe_b64decode(token.encode()).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise AWSError("InvalidArgument", "The continuation token provided is incorrect",
+                           ArgumentName="continuation-token") from None
+    page = await svc.store.list_objects(bucket.id, prefix, delimiter, after, max_keys)
+    owner = _owner(svc) if p.get("FetchOwner") else None
+    out: dict[str, Any] = {
+        "Name": bucket.name, "Prefix": enc(prefix), "MaxKeys": max_keys, "KeyCount": len(page.versions)
+        + len(page.common_prefixes), "IsTruncated": page.truncated,
+        "Contents": [_content(v, enc, owner) for v in page.versions],
+        "CommonPrefixes": _common(page.common_prefixes, enc)}
+    if delimiter:
+        out["Delimiter"] = enc(delimiter)
+    if p.get("EncodingType"):
+        out["EncodingType"] = "url"
+    if token is not None:
+        out["ContinuationToken"] = token
+    if p.get("StartAfter") is not None:
+        out["StartAfter"] = enc(p["StartAfter"])
+    if page.truncated and page.next_key is not None:
+        out["NextContinuationToken"] = base64.urlsafe_b64encode(page.next_key.encode()).decode()
+    return S3Response(out)
+
+
+@handles("ListObjects")
+async def list_objects(svc: S3Service, req: S3Request) -> S3Response:
+    bucket = await svc.bucket(req.bucket)
+    p = req.params
+    enc = _encoder(p)
+    max_keys = _max_keys(p)
+    prefix, delimiter, marker = p.get("Prefix", ""), p.get("Delimiter", ""), p.get("Marker", "")
+    page = await svc.store.list_objects(bucket.id, prefix, delimiter, marker, max_keys)
+    owner = _owner(svc)
+    out: dict[str, Any] = {
+        "Name": bucket.name, "Prefix": enc(prefix), "Marker": enc(marker), "MaxKeys": max_keys,
+        "IsTruncated": page.truncated, "Contents": [_content(v, enc, owner) for v in page.versions],
+        "CommonPrefixes": _common(page.common_prefixes, enc)}
+    if delimiter:
+        out["Delimiter"] = enc(delimiter)
+    if p.get("EncodingType"):
+        out["EncodingType"] = "url"
+    if page.truncated and page.next_key is not None:
+        out["NextMarker"] = enc(page.next_key)
+    return S3Response(out)
+
+
+@handles("ListObjectVersions")
+async def list_object_versions(svc: S3Service, req: S3Request) -> S3Response:
+    bucket = await svc.bucket(req.bucket)
+    p = req.params
+    enc = _encoder(p)
+    max_keys = _max_keys(p)
+    prefix, delimiter = p.get("Prefix", ""), p.get("Delimiter", "")
+    key_marker, vid_marker = p.get("KeyMarker", ""), p.get("VersionIdMarker", "")
+    if vid_marker and not key_marker:
+        raise AWSError("InvalidArgument", "A version-id marker cannot be specified without a key marker.",
+                       ArgumentName="version-id-marker", ArgumentValue=vid_marker)
+    if vid_marker == "null":
+        null = await svc.store.get_version(bucket.id, key_marker, "null")
+        vid_marker = null.vid if null else ""
+    page = await svc.store.list_versions(bucket.id, prefix, delimiter, key_marker, vid_marker, max_keys)
+    owner = _owner(svc)
+    versions, markers = [], []
+    for v in page.versions:
+        base: dict[str, Any] = {"Key": enc(v.key), "VersionId": v.version_id, "IsLatest": v.is_latest,
+                                "LastModified": v.last_modified_us, "Owner": owner}
+        if v.delete_marker:
+            markers.append(base)
+        else:
+            base.update({"ETag": f'"{v.etag}"', "Size": v.size, "StorageClass": v.storage_class})
+            if v.checksum:
+                base["ChecksumAlgorithm"] = [v.checksum["algorithm"]]
+                base["ChecksumType"] = v.checksum.get("type", "FULL_OBJECT")
+            versions.append(base)
+    out: dict[str, Any] = {
+        "Name": bucket.name, "Prefix": enc(prefix), "KeyMarker": enc(key_marker),
+        "VersionIdMarker": p.get("VersionIdMarker", ""), "MaxKeys": max_keys, "IsTruncated": page.truncated,
+        "Versions": versions, "DeleteMarkers": markers, "CommonPrefixes": _common(page.common_prefixes, enc)}
+    if delimiter:
+        out["Delimiter"] = enc(delimiter)
+    if p.get("EncodingType"):
+        out["EncodingType"] = "url"
+    if page.truncated and page.next_key is not None:
+        out["NextKeyMarker"] = enc(page.next_key)
+        if page.next_vid is not None:
+            nv = next((v for v in reversed(page.versions) if v.vid == page.next_vid), None)
+            out["NextVersionIdMarker"] = nv.version_id if nv else page.next_vid
+    return S3Response(out)

@@ -1,0 +1,156 @@
+"""Object reads: GetObject, HeadObject (versions, delete markers, conditions, ranges, part numbers,
+response-header overrides) and GetObjectAttributes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..meta.ids import is_valid_version_id
+from ..meta.model import Bucket, ObjectVersion
+from ..protocol.errors import AWSError
+from ..protocol.timefmt import rfc1123
+from .http import S3Request, S3Response
+from .objects import checksum_output, read_segments, version_header
+from .preconditions import check_read
+from .service import S3Service, handles
+
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+OVERRIDES = {"ResponseContentType": "ContentType", "ResponseContentLanguage": "ContentLanguage",
+             "ResponseExpires": "Expires", "ResponseCacheControl": "CacheControl",
+             "ResponseContentDisposition": "ContentDisposition", "ResponseContentEncoding": "ContentEncoding"}
+
+
+async def lookup(svc: S3Service, req: S3Request) -> tuple[Bucket, ObjectVersion]:
+    bucket = await svc.bucket(req.bucket)
+    key = req.key or ""
+    vid = req.params.get("VersionId")
+    if vid is not None and not is_valid_version_id(vid):
+        raise AWSError("InvalidArgument", "Invalid version id specified", ArgumentName="versionId",
+                       ArgumentValue=vid)
+    v = await svc.store.get_version(bucket.id, key, vid)
+    if v is None:
+        if vid is not None:
+            raise AWSError("NoSuchVersion", Key=key, VersionId=vid)
+        raise AWSError("NoSuchKey", Key=key)
+    if v.delete_marker:
+        headers = {"x-amz-delete-marker": "true", "x-amz-version-id": v.version_id}
+        if vid is not None:  # asking for a delete marker by id: 405, as S3 answers
+            headers.update({"Allow": "DELETE", "Last-Modified": rfc1123(v.last_modified_us)})
+            raise AWSError("MethodNotAllowed", headers=headers, Method=req.operation.removesuffix("Object").upper(),
+                           ResourceType="DeleteMarker")
+        raise AWSError("NoSuchKey", headers=headers, Key=key)
+    return bucket, v
+
+
+def parse_range(value: str, size: int) -> tuple[int, int] | None:
+    """(start, length) for a single satisfiable range; None to ignore the header (as S3 does for
+    multiple or malformed ranges); raises InvalidRange when unsatisfiable."""
+    m = _RANGE_RE.match(value.strip())
+    if not m:
+        return None
+    first, last = m.group(1), m.group(2)
+    if first == "" and last == "":
+        return None
+    if first == "":
+        n = int(last)
+        if n == 0:
+            raise AWSError("InvalidRange", RangeRequested=value, ActualObjectSize=size)
+        n = min(n, size)
+        return size - n, n
+    start = int(first)
+    end = int(last) if last else size - 1
+    if end < start:
+        return None
+    if start >= size:
+        raise AWSError("InvalidRange", RangeRequested=value, ActualObjectSize=size)
+    end = min(end, size - 1)
+    return start, end - start + 1
+
+
+def object_output(bucket: Bucket, v: ObjectVersion) -> dict[str, Any]:
+    out: dict[str, Any] = dict(v.headers)
+    out.update({"ETag": f'"{v.etag}"', "LastModified": v.last_modified_us, "ContentLength": v.size,
+                "AcceptRanges": "bytes", "VersionId": version_header(bucket, v)})
+    if v.user_meta:
+        out["Metadata"] = v.user_meta
+    if v.storage_class != "STANDARD":
+        out["StorageClass"] = v.storage_class
+    if v.tags:
+        out["TagCount"] = len(v.tags)
+    if v.part_sizes:
+        out["PartsCount"] = len(v.part_sizes)
+    return out
+
+
+async def _read(svc: S3Service, req: S3Request, with_body: bool) -> S3Response:
+    bucket, v = await lookup(svc, req)
+    p = req.params
+    check_read(p, v)
+    out = object_output(bucket, v)
+    for param, member in OVERRIDES.items():
+        if p.get(param) is not None:
+            out[member] = p[param]
+    start, length, status = 0, v.size, 200
+    part_number = p.get("PartNumber")
+    if part_number is not None:
+        sizes = v.part_sizes or [v.size]
+        if not 1 <= part_number <= len(sizes):
+            raise AWSError("InvalidPartNumber", "The requested partnumber is not satisfiable", status=416,
+                           PartNumberRequested=part_number, ActualPartCount=len(sizes))
+        start = sum(sizes[: part_number - 1])
+        length = sizes[part_number - 1]
+        if v.part_sizes:
+            status = 206
+            out["PartsCount"] = len(sizes)
+            out["ContentRange"] = f"bytes {start}-{start + length - 1}/{v.size}"
+    elif p.get("Range") and v.size > 0:
+        rng = parse_range(p["Range"], v.size)
+        if rng is not None:
+            start, length = rng
+            status = 206
+            out["ContentRange"] = f"bytes {start}-{start + length - 1}/{v.size}"
+    elif p.get("Range") and v.size == 0 and _RANGE_RE.match(p["Range"].strip()):
+        raise AWSError("InvalidRange", RangeRequested=p["Range"], ActualObjectSize=0)
+    out["ContentLength"] = length
+    if status == 200 and (p.get("ChecksumMode") or "").upper() == "ENABLED":
+        out.update(checksum_output(v))  # never on partial content: clients validate it against the body
+    resp = S3Response(out, status=status, content_length=length)
+    if with_body and length:
+        resp.stream = read_segments(svc, v.segments, start, length)
+    return resp
+
+
+@handles("GetObject")
+async def get_object(svc: S3Service, req: S3Request) -> S3Response:
+    return await _read(svc, req, True)
+
+
+@handles("HeadObject")
+async def head_object(svc: S3Service, req: S3Request) -> S3Response:
+    return await _read(svc, req, False)
+
+
+ATTRIBUTES = {"ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"}
+
+
+@handles("GetObjectAttributes")
+async def get_object_attributes(svc: S3Service, req: S3Request) -> S3Response:
+    wanted = {a.strip() for a in (req.headers.get("x-amz-object-attributes") or "").split(",") if a.strip()}
+    if not wanted or not wanted <= ATTRIBUTES:
+        raise AWSError("InvalidArgument", "Invalid attribute name specified.")
+    bucket, v = await lookup(svc, req)
+    out: dict[str, Any] = {"LastModified": v.last_modified_us, "VersionId": version_header(bucket, v)}
+    if "ETag" in wanted:
+        out["ETag"] = v.etag
+    if "ObjectSize" in wanted:
+        out["ObjectSize"] = v.size
+    if "StorageClass" in wanted:
+        out["StorageClass"] = v.storage_class
+    if "Checksum" in wanted and v.checksum:
+        out["Checksum"] = {k: val for k, val in checksum_output(v).items()}
+    if "ObjectParts" in wanted and v.part_sizes:
+        out["ObjectParts"] = {"TotalPartsCount": len(v.part_sizes), "PartsCount": len(v.part_sizes),
+                              "IsTruncated": False, "MaxParts": 1000,
+                              "Parts": [{"PartNumber": i + 1, "Size": s} for i, s in enumerate(v.part_sizes)]}
+    return S3Response(out)
