@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
-import uuid
+import random
 from typing import AsyncIterator, Iterable, Protocol
 
 WRITE_BUFFER = 1 << 20
@@ -27,7 +27,7 @@ class BlobWriter:
 
     def __init__(self, store: BlobStore, hashers: Iterable[Hasher]) -> None:
         self.store = store
-        self.blob_id = uuid.uuid4().hex
+        self.blob_id = "%032x" % random.getrandbits(128)  # a name, not a secret
         self.path = store.path_of(self.blob_id)
         self.tmp_path = self.path + ".tmp"
         self.size = 0
@@ -151,6 +151,12 @@ class BlobStore:
                      chunk: int = READ_CHUNK) -> AsyncIterator[bytes]:
         """Yields `length` bytes from `offset`, one read ahead so disk and network overlap."""
         loop = asyncio.get_running_loop()
+        if length <= chunk:  # one hop to the I/O pool for small reads
+            data = await loop.run_in_executor(self.executor, self._read_sync, blob_id, offset, length)
+            if len(data) != length:
+                raise OSError(f"blob {blob_id} is shorter than its metadata says")
+            yield data
+            return
         fd = await loop.run_in_executor(self.executor, os.open, self.path_of(blob_id), os.O_RDONLY)
         try:
             end = offset + length

@@ -15,11 +15,20 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+_iso_seconds: dict[int, str] = {}
+
+
 def iso8601(us: int) -> str:
     """`2025-01-01T12:00:00.000Z`, the form S3 uses in XML bodies."""
-    t = time.gmtime(us // 1_000_000)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
-        t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, (us // 1000) % 1000)
+    sec = us // 1_000_000
+    head = _iso_seconds.get(sec)
+    if head is None:
+        if len(_iso_seconds) > 4096:
+            _iso_seconds.clear()
+        t = time.gmtime(sec)
+        head = _iso_seconds[sec] = "%04d-%02d-%02dT%02d:%02d:%02d." % (
+            t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+    return "%s%03dZ" % (head, (us // 1000) % 1000)
 
 
 def rfc1123(us: int) -> str:
@@ -59,7 +68,14 @@ def amz_date(us: int) -> str:
 
 
 def parse_amz_date(value: str) -> int | None:
-    try:
-        return calendar.timegm(time.strptime(value, "%Y%m%dT%H%M%SZ")) * 1_000_000
-    except (TypeError, ValueError):
+    """Parses `20250101T120000Z` without strptime (which consults the locale on every call)."""
+    if len(value) != 16 or value[8] != "T" or value[15] != "Z":
         return None
+    try:
+        y, mo, d = int(value[0:4]), int(value[4:6]), int(value[6:8])
+        h, mi, s = int(value[9:11]), int(value[11:13]), int(value[13:15])
+    except ValueError:
+        return None
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 61):
+        return None
+    return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) * 1_000_000

@@ -6,6 +6,7 @@ no per-member interpretation at request time, which keeps a 1,000-entry listing 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from botocore.model import ListShape, OperationModel, Shape, StructureShape
@@ -18,8 +19,11 @@ XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 _ESC = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;", '"': "&quot;"})
 
 
+_NEEDS_ESC = re.compile(r'[&<>"\r]').search
+
+
 def esc(value: str) -> str:
-    return value.translate(_ESC)
+    return value.translate(_ESC) if _NEEDS_ESC(value) else value
 
 
 def fmt_ts(value: Any) -> str:
