@@ -9,10 +9,11 @@ hashing of the data happens on that same thread, next to the write, off the even
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
 import random
 from typing import AsyncIterator, Iterable, Protocol
+
+from ..aio.pool import ThreadPool
 
 WRITE_BUFFER = 1 << 20
 READ_CHUNK = 1 << 20
@@ -35,11 +36,17 @@ class BlobWriter:
         self._buf: list[bytes] = []
         self._buffered = 0
         self._fd: int | None = None
-        self._pending: asyncio.Future[None] | None = None
+        self._pending: asyncio.Future[object] | None = None
 
-    def _flush_sync(self, data: bytes) -> None:
+    def _hash_sync(self, data: bytes) -> None:
         for h in self._hashers:
             h.update(data)
+
+    def _flush_sync(self, data: bytes) -> None:
+        self._hash_sync(data)
+        self._write_sync(data)
+
+    def _write_sync(self, data: bytes) -> None:
         if self._fd is None:
             self._fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         view = memoryview(data)
@@ -61,8 +68,10 @@ class BlobWriter:
         self._buf, self._buffered = [], 0
         if self._pending is not None:  # keep at most one write in flight: pipelined, bounded memory
             await self._pending
-        loop = asyncio.get_running_loop()
-        self._pending = loop.run_in_executor(self.store.executor, self._flush_sync, data)
+        # hashing and writing the same buffer run on two threads at once (hashlib releases the GIL), while
+        # the event loop receives the next buffer
+        self._pending = asyncio.gather(self.store.pool.run(self._hash_sync, data),
+                                       self.store.pool.run(self._write_sync, data))
 
     def _commit_sync(self, tail: bytes) -> None:
         if tail or self._fd is None:
@@ -81,8 +90,7 @@ class BlobWriter:
             self._pending = None
         tail = b"".join(self._buf)
         self._buf, self._buffered = [], 0
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.store.executor, self._commit_sync, tail)
+        await self.store.pool.run(self._commit_sync, tail)
         return self.blob_id
 
     async def finish_hashing(self) -> None:
@@ -110,16 +118,16 @@ class BlobWriter:
         if self._pending is not None:
             try:
                 await self._pending
-            except OSError:
+            except Exception:  # noqa: BLE001 - aborting anyway
                 pass
             self._pending = None
-        await asyncio.get_running_loop().run_in_executor(self.store.executor, self._abort_sync)
+        await self.store.pool.run(self._abort_sync)
 
 
 class BlobStore:
     def __init__(self, root: str, threads: int = 16) -> None:
         self.root = os.path.join(root, "blobs")
-        self.executor = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="blob-io")
+        self.pool = ThreadPool(threads, "blob-io")
         for i in range(256):
             os.makedirs(os.path.join(self.root, f"{i:02x}"), exist_ok=True)
 
@@ -144,26 +152,24 @@ class BlobStore:
             return os.pread(f.fileno(), length, offset)
 
     async def read_range(self, blob_id: str, offset: int, length: int) -> bytes:
-        return await asyncio.get_running_loop().run_in_executor(
-            self.executor, self._read_sync, blob_id, offset, length)
+        return await self.pool.run(self._read_sync, blob_id, offset, length)
 
     async def stream(self, blob_id: str, offset: int, length: int,
                      chunk: int = READ_CHUNK) -> AsyncIterator[bytes]:
         """Yields `length` bytes from `offset`, one read ahead so disk and network overlap."""
-        loop = asyncio.get_running_loop()
         if length <= chunk:  # one hop to the I/O pool for small reads
-            data = await loop.run_in_executor(self.executor, self._read_sync, blob_id, offset, length)
+            data = await self.pool.run(self._read_sync, blob_id, offset, length)
             if len(data) != length:
                 raise OSError(f"blob {blob_id} is shorter than its metadata says")
             yield data
             return
-        fd = await loop.run_in_executor(self.executor, os.open, self.path_of(blob_id), os.O_RDONLY)
+        fd = await self.pool.run(os.open, self.path_of(blob_id), os.O_RDONLY)
         try:
             end = offset + length
             pos = offset
             nxt: asyncio.Future[bytes] | None = None
             if pos < end:
-                nxt = loop.run_in_executor(self.executor, os.pread, fd, min(chunk, end - pos), pos)
+                nxt = self.pool.run(os.pread, fd, min(chunk, end - pos), pos)
             while nxt is not None:
                 data = await nxt
                 if not data:
@@ -171,7 +177,7 @@ class BlobStore:
                 pos += len(data)
                 nxt = None
                 if pos < end:
-                    nxt = loop.run_in_executor(self.executor, os.pread, fd, min(chunk, end - pos), pos)
+                    nxt = self.pool.run(os.pread, fd, min(chunk, end - pos), pos)
                 yield data
         finally:
             if nxt is not None:
@@ -191,7 +197,7 @@ class BlobStore:
     async def delete(self, blob_ids: Iterable[str]) -> None:
         ids = list(blob_ids)
         if ids:
-            await asyncio.get_running_loop().run_in_executor(self.executor, self._delete_sync, ids)
+            await self.pool.run(self._delete_sync, ids)
 
     def collect_garbage(self, referenced: set[str]) -> int:
         """Removes `.tmp` leftovers and blobs no metadata references. Run before serving requests."""
@@ -205,4 +211,4 @@ class BlobStore:
         return removed
 
     def close(self) -> None:
-        self.executor.shutdown(wait=True)
+        self.pool.shutdown()

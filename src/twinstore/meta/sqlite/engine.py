@@ -8,11 +8,12 @@ Reads run on a small pool of threads, each with its own connection (WAL readers 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import queue
 import sqlite3
 import threading
 from typing import Any, Callable, TypeVar
+
+from ...aio.pool import ThreadPool
 
 T = TypeVar("T")
 
@@ -37,7 +38,7 @@ class SqliteEngine:
         self._writer_conn.executescript(schema)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._local = threading.local()
-        self._read_pool = concurrent.futures.ThreadPoolExecutor(readers, thread_name_prefix="sqlite-read")
+        self._read_pool = ThreadPool(readers, "sqlite-read")
         self._reader_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._writer_loop, name="sqlite-writer", daemon=True)
@@ -50,11 +51,6 @@ class SqliteEngine:
         self._queue.put((fn, fut, loop))
         return await fut
 
-    def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """For startup/maintenance code outside the event loop."""
-        done: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put((fn, done, None))
-        return done.result()
 
     def _writer_loop(self) -> None:
         conn = self._writer_conn
@@ -93,13 +89,7 @@ class SqliteEngine:
                     pass
                 outcomes = [(None, exc, None) for _ in batch]
             for (fn, fut, loop), (result, exc, _) in zip(batch, outcomes):
-                if loop is None:
-                    if exc is None:
-                        fut.set_result(result)
-                    else:
-                        fut.set_exception(exc)
-                else:
-                    loop.call_soon_threadsafe(_resolve, fut, result, exc)
+                loop.call_soon_threadsafe(_resolve, fut, result, exc)
 
     # ---- reads --------------------------------------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:
@@ -115,16 +105,15 @@ class SqliteEngine:
         return fn(self._reader())
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._read_pool, self._run_read, fn)
+        return await self._read_pool.run(self._run_read, fn)
 
     def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return self._read_pool.submit(self._run_read, fn).result()
+        return self._read_pool.run_sync(self._run_read, fn)
 
     def close(self) -> None:
         self._queue.put(_STOP)
         self._thread.join(timeout=10)
-        self._read_pool.shutdown(wait=True)
+        self._read_pool.shutdown()
         with self._lock:
             for c in self._reader_conns:
                 c.close()

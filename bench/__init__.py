@@ -1,0 +1,1 @@
+"""twinstore benchmark suite: ``python -m bench`` (see bench/README.md)."""
