@@ -16,14 +16,20 @@ from .timefmt import iso8601, rfc1123
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
-_ESC = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;", '"': "&quot;"})
+# element text: quotes need no escaping (S3 writes ETags as "..." verbatim); attributes use `esc_attr`
+_ESC = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ESC_ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;", '"': "&quot;"})
 
 
-_NEEDS_ESC = re.compile(r'[&<>"\r]').search
+_NEEDS_ESC = re.compile(r"[&<>\r]").search
 
 
 def esc(value: str) -> str:
     return value.translate(_ESC) if _NEEDS_ESC(value) else value
+
+
+def esc_attr(value: str) -> str:
+    return value.translate(_ESC_ATTR)
 
 
 def fmt_ts(value: Any) -> str:
@@ -46,7 +52,7 @@ class XmlWriterCompiler:
 
     def __init__(self) -> None:
         self._writers: dict[str, Writer] = {}
-        self._ns: dict[str, Any] = {"esc": esc, "fmt_ts": fmt_ts, "fmt_bool": fmt_bool, "W": self._writers}
+        self._ns: dict[str, Any] = {"esc": esc, "esc_attr": esc_attr, "fmt_ts": fmt_ts, "fmt_bool": fmt_bool, "W": self._writers}
 
     def writer(self, shape: StructureShape) -> Writer:
         fn = self._writers.get(shape.name)
@@ -64,6 +70,9 @@ class XmlWriterCompiler:
     def _scalar_expr(self, shape: Shape, var: str) -> str:
         t = shape.type_name
         if t == "string":
+            if shape.enum:  # a known enum value is an XML-safe word: skip the escape scan
+                self._ns["E_" + shape.name] = frozenset(shape.enum)
+                return f"({var} if {var} in E_{shape.name} else esc({var}))"
             return f"esc({var})"
         if t in ("integer", "long", "float", "double"):
             return f"str({var})"
@@ -83,7 +92,7 @@ class XmlWriterCompiler:
                 expr = repr(f"<{name}{decl}")
                 for m, s in attrs:
                     attr = s.serialization.get("name", m)
-                    expr += f" + ' {attr}=\"' + esc({var}.get({m!r}, '')) + '\"'"
+                    expr += f" + ' {attr}=\"' + esc_attr({var}.get({m!r}, '')) + '\"'"
                 return expr + " + '>'"
         return repr(f"<{name}>")
 
