@@ -18,6 +18,14 @@ from .model import (BlobSegment, Bucket, BucketRegistration, ListPage, Multipart
 LatestCheck = Callable[[ObjectVersion | None], None]
 
 
+class BucketNameTaken(Exception):
+    """The name is already registered in the deployment-wide namespace."""
+
+    def __init__(self, existing: BucketRegistration) -> None:
+        super().__init__(existing.name)
+        self.existing = existing
+
+
 class RegionStore(Protocol):
     # buckets
     async def create_bucket(self, bucket: Bucket) -> Bucket: ...

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from ..meta.model import VERSIONING_ENABLED, VERSIONING_OFF, VERSIONING_SUSPENDED, Bucket
-from ..meta.sqlite.global_store import BucketNameTaken
+from ..meta.store import BucketNameTaken
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
 from .http import S3Request, S3Response

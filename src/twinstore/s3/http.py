@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Protocol
 
 from ..auth.principal import Principal
-from ..edge.body import RequestBody
+
+
+class RequestBody(Protocol):
+    """The request body as the edge decoded it (transport and aws-chunked framing removed)."""
+
+    content_length: int | None
+    chunked_transfer: bool
+    aws_chunked: bool
+    expected_sha256: str | None  # hex digest the signature covers, when the client sent a real one
+    trailers: dict[str, str]  # filled once the body has been read to the end
+    declared_trailers: list[str]
+
+    @property
+    def length(self) -> int | None: ...
+    def chunks(self) -> AsyncIterator[bytes]: ...
+    async def read_all(self, limit: int) -> bytes: ...
 
 
 @dataclass(slots=True)

@@ -6,14 +6,9 @@ import sqlite3
 
 from ...protocol.timefmt import now_us
 from ..model import BucketRegistration
+from ..store import BucketNameTaken
 from .engine import SqliteEngine
 from .schema import GLOBAL_SCHEMA
-
-
-class BucketNameTaken(Exception):
-    def __init__(self, existing: BucketRegistration) -> None:
-        super().__init__(existing.name)
-        self.existing = existing
 
 
 def _reg(r: tuple[str, str, str, str, int]) -> BucketRegistration:
