@@ -80,7 +80,7 @@ class Region:
 
     async def _refresh_regions(self) -> None:
         while True:
-            await asyncio.sleep(2)
+            await asyncio.sleep(0.5)
             try:
                 self._regions = set(await self.global_store.region_endpoints())
             except Exception:  # noqa: BLE001 - keep the last known set

@@ -11,6 +11,7 @@ import asyncio
 import queue
 import sqlite3
 import threading
+import time
 from typing import Any, Callable, TypeVar
 
 from ...aio.pool import ThreadPool
@@ -25,17 +26,30 @@ def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA busy_timeout=30000")
     if not readonly:
-        conn.execute("PRAGMA journal_mode=WAL")
+        _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
         conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write is on disk
     conn.execute("PRAGMA cache_size=-65536")
     return conn
+
+
+def _retry_locked(fn: Callable[[], Any], attempts: int = 100) -> Any:
+    """Switching to WAL needs a moment of exclusive access; regions opening global.db together race for it
+    (busy_timeout does not cover this pragma), so retry briefly."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or i == attempts - 1:
+                raise
+            time.sleep(0.05)
+    return None
 
 
 class SqliteEngine:
     def __init__(self, path: str, schema: str, readers: int = 4) -> None:
         self.path = path
         self._writer_conn = connect(path)
-        self._writer_conn.executescript(schema)
+        _retry_locked(lambda: self._writer_conn.executescript(schema))
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._local = threading.local()
         self._read_pool = ThreadPool(readers, "sqlite-read")
