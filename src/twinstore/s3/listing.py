@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from typing import Any, Callable
 from urllib.parse import quote
 
 from ..meta.model import ObjectVersion
 from ..protocol.errors import AWSError
+from ..protocol.model import operation
+from ..protocol.xml_out import ResponseSerializer, XmlWriterCompiler
 from .http import S3Request, S3Response
 from .service import S3Service, handles
 
@@ -126,22 +129,11 @@ async def list_object_versions(svc: S3Service, req: S3Request) -> S3Response:
         vid_marker = null.vid if null else ""
     page = await svc.store.list_versions(bucket.id, prefix, delimiter, key_marker, vid_marker, max_keys)
     owner = _owner(svc)
-    versions, markers = [], []
-    for v in page.versions:
-        base: dict[str, Any] = {"Key": enc(v.key), "VersionId": v.version_id, "IsLatest": v.is_latest,
-                                "LastModified": v.last_modified_us, "Owner": owner}
-        if v.delete_marker:
-            markers.append(base)
-        else:
-            base.update({"ETag": f'"{v.etag}"', "Size": v.size, "StorageClass": v.storage_class})
-            if v.checksum:
-                base["ChecksumAlgorithm"] = [v.checksum["algorithm"]]
-                base["ChecksumType"] = v.checksum.get("type", "FULL_OBJECT")
-            versions.append(base)
+    entries = [_version_entry(v, enc, owner) for v in page.versions]
     out: dict[str, Any] = {
         "Name": bucket.name, "Prefix": enc(prefix), "KeyMarker": enc(key_marker),
         "VersionIdMarker": p.get("VersionIdMarker", ""), "MaxKeys": max_keys, "IsTruncated": page.truncated,
-        "Versions": versions, "DeleteMarkers": markers, "CommonPrefixes": _common(page.common_prefixes, enc)}
+        "CommonPrefixes": _common(page.common_prefixes, enc)}
     if delimiter:
         out["Delimiter"] = enc(delimiter)
     if p.get("EncodingType"):
@@ -151,4 +143,42 @@ async def list_object_versions(svc: S3Service, req: S3Request) -> S3Response:
         if page.next_vid is not None:
             nv = next((v for v in reversed(page.versions) if v.vid == page.next_vid), None)
             out["NextVersionIdMarker"] = nv.version_id if nv else page.next_vid
-    return S3Response(out)
+    return S3Response(out, raw_body=_versions_body(out, entries))
+
+
+def _version_entry(v: ObjectVersion, enc: Callable[[str], str],
+                   owner: dict[str, str]) -> tuple[bool, dict[str, Any]]:
+    """(is delete marker, the entry's members)."""
+    base: dict[str, Any] = {"Key": enc(v.key), "VersionId": v.version_id, "IsLatest": v.is_latest,
+                            "LastModified": v.last_modified_us, "Owner": owner}
+    if v.delete_marker:
+        return True, base
+    base.update({"ETag": f'"{v.etag}"', "Size": v.size, "StorageClass": v.storage_class})
+    if v.checksum:
+        base["ChecksumAlgorithm"] = [v.checksum["algorithm"]]
+        base["ChecksumType"] = v.checksum.get("type", "FULL_OBJECT")
+    return False, base
+
+
+@functools.lru_cache(maxsize=None)
+def _versions_writers() -> tuple[ResponseSerializer, Any, Any]:
+    op = operation("s3", "ListObjectVersions")
+    shape = op.output_shape
+    compiler = XmlWriterCompiler()
+    return (ResponseSerializer(op, "ListVersionsResult"), compiler.writer(shape.members["Versions"].member),
+            compiler.writer(shape.members["DeleteMarkers"].member))
+
+
+def _versions_body(out: dict[str, Any], entries: list[tuple[bool, dict[str, Any]]]) -> bytes:
+    """ListVersionsResult with <Version> and <DeleteMarker> interleaved in the one listing order (key
+    ascending, newest first), as S3 sends them; the model's two flattened lists would group them by kind."""
+    serializer, version_writer, marker_writer = _versions_writers()
+    parts: list[str] = []
+    for is_marker, entry in entries:
+        tag = "DeleteMarker" if is_marker else "Version"
+        parts.append(f"<{tag}>")
+        (marker_writer if is_marker else version_writer)(entry, parts.append)
+        parts.append(f"</{tag}>")
+    body = serializer.body(out) or b""
+    head, sep, tail = body.rpartition(b"</ListVersionsResult>")
+    return head + "".join(parts).encode() + sep + tail

@@ -10,7 +10,7 @@ from typing import Any
 from ..meta.model import BlobSegment, MultipartUpload, UploadPart
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
-from .checksums import composite
+from .checksums import composite, output_member
 from .http import S3Request, S3Response
 from .ingest import ingest_body
 from .names import check_key
@@ -42,7 +42,11 @@ async def create_multipart_upload(svc: S3Service, req: S3Request) -> S3Response:
     check_key(key)
     p = req.params
     algo = (p.get("ChecksumAlgorithm") or "").upper()
-    u = MultipartUpload(upload_id=secrets.token_urlsafe(48), bucket_id=bucket.id, key=key, initiated_us=now_us(),
+    # ListMultipartUploads orders a key's uploads by initiation time yet pages with "upload ids greater than
+    # upload-id-marker": ids that sort by initiation time make both rules one order
+    stamp, initiated = svc.version_ids.new()
+    u = MultipartUpload(upload_id=stamp + secrets.token_urlsafe(36), bucket_id=bucket.id, key=key,
+                        initiated_us=initiated,
                         owner=req.principal.account_id, headers=content_headers(p), user_meta=user_metadata(p),
                         tags=parse_tagging_header(p["Tagging"]) if p.get("Tagging") else {},
                         checksum_algorithm=algo, storage_class=storage_class(p))
@@ -98,10 +102,10 @@ async def upload_part_copy(svc: S3Service, req: S3Request) -> S3Response:
         start, length = int(m.group(1)), int(m.group(2)) - int(m.group(1)) + 1
     if length > MAX_PART_SIZE:
         raise AWSError("EntityTooLarge")
-    blob_id, size, md5_hex, checksum = await copy_data(svc, src, start, length)
+    blob_id, size, md5_hex, checksum = await copy_data(svc, src, start, length, u.checksum_algorithm or None)
     part = UploadPart(u.upload_id, number, blob_id, size, md5_hex, now_us(),
                       {"algorithm": checksum.algorithm, "value": checksum.b64digest(), "type": "FULL_OBJECT"}
-                      if u.checksum_algorithm and checksum.algorithm == u.checksum_algorithm else {})
+                      if u.checksum_algorithm else {})
     try:
         freed = await svc.store.put_part(part)
     except BaseException:
@@ -112,6 +116,14 @@ async def upload_part_copy(svc: S3Service, req: S3Request) -> S3Response:
     if src.version_id != "null" or req.params.get("CopySource", "").find("versionId") >= 0:
         out["CopySourceVersionId"] = src.version_id
     return S3Response(out)
+
+
+def _part_checksum_matches(item: dict[str, Any], part: UploadPart) -> bool:
+    """A checksum listed for a part in CompleteMultipartUpload must be the one the part was stored with."""
+    if not part.checksum:
+        return True
+    listed = item.get(output_member(part.checksum["algorithm"]))
+    return listed is None or listed == part.checksum["value"]
 
 
 @handles("CompleteMultipartUpload")
@@ -132,7 +144,7 @@ async def complete_multipart_upload(svc: S3Service, req: S3Request) -> S3Respons
         last = n
         part = stored.get(n)
         etag = (item.get("ETag") or "").strip().strip('"')
-        if part is None or etag != part.etag:
+        if part is None or etag != part.etag or not _part_checksum_matches(item, part):
             raise AWSError("InvalidPart", UploadId=u.upload_id, PartNumber=n, ETag=item.get("ETag"))
         chosen.append(part)
     for part in chosen[:-1]:
@@ -149,6 +161,8 @@ async def complete_multipart_upload(svc: S3Service, req: S3Request) -> S3Respons
     if u.checksum_algorithm and all(p.checksum for p in chosen):
         v.checksum = {"algorithm": u.checksum_algorithm, "type": "COMPOSITE",
                       "value": composite(u.checksum_algorithm, [p.checksum["value"] for p in chosen])}
+        # kept for GetObjectAttributes, which lists each part's checksum
+        v.extra["part_checksums"] = [p.checksum["value"] for p in chosen]
     freed = await svc.store.complete_upload(u, v, bucket.versioning, check_write(req.params))
     svc.free_later(freed)
     out: dict[str, Any] = {"Location": f"/{bucket.name}/{u.key}", "Bucket": bucket.name, "Key": u.key,

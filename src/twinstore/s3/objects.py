@@ -8,6 +8,7 @@ from urllib.parse import unquote
 from ..meta.ids import is_valid_version_id
 from ..meta.model import VERSIONING_ENABLED, VERSIONING_OFF, BlobSegment, Bucket, ObjectVersion
 from ..protocol.errors import AWSError
+from .checksums import ALGORITHMS
 from .http import S3Request, S3Response
 from .ingest import ingest_body
 from .names import check_key
@@ -136,13 +137,16 @@ async def copy_source_version(svc: S3Service, req: S3Request) -> tuple[Bucket, O
     return src_bucket, src
 
 
-async def copy_data(svc: S3Service, src: ObjectVersion, start: int, length: int) -> tuple[str, int, str, Any]:
-    """Streams a byte range of `src` into a new blob; returns (blob id, size, md5 hex, checksum)."""
+async def copy_data(svc: S3Service, src: ObjectVersion, start: int, length: int,
+                    algorithm: str | None = None) -> tuple[str, int, str, Any]:
+    """Streams a byte range of `src` into a new blob; returns (blob id, size, md5 hex, checksum).
+
+    The checksum uses `algorithm` (e.g. the multipart upload's), else the source's, else S3's default."""
     import hashlib
 
     from .checksums import new_checksum
     md5 = hashlib.md5()
-    checksum = new_checksum(src.checksum.get("algorithm") or "CRC64NVME")
+    checksum = new_checksum(algorithm or src.checksum.get("algorithm") or "CRC64NVME")
     writer = svc.blobs.writer([md5, checksum])
     try:
         async for chunk in read_segments(svc, src.segments, start, length):
@@ -196,7 +200,11 @@ async def copy_object(svc: S3Service, req: S3Request) -> S3Response:
     tags = (parse_tagging_header(p["Tagging"]) if p.get("Tagging") else {}) if tag_directive == "REPLACE" \
         else dict(src.tags)
     check = check_write(p)
-    blob_id, size, md5_hex, checksum = await copy_data(svc, src, 0, src.size)
+    # x-amz-checksum-algorithm asks for the destination's checksum; otherwise the source's algorithm is kept
+    algorithm = (p.get("ChecksumAlgorithm") or "").upper() or None
+    if algorithm is not None and algorithm not in ALGORITHMS:
+        raise AWSError("InvalidRequest", "Value for x-amz-checksum-algorithm header is invalid.")
+    blob_id, size, md5_hex, checksum = await copy_data(svc, src, 0, src.size, algorithm)
     v = new_version(svc, bucket, key, req.principal.account_id)
     v.size, v.headers, v.user_meta, v.storage_class, v.tags = size, headers, meta, sc, tags
     # a copy of a multipart object gets a single-part ETag, as S3 does for copies up to 5 GiB
@@ -281,8 +289,9 @@ async def delete_objects(svc: S3Service, req: S3Request) -> S3Response:
             entry: dict[str, Any] = {"Key": key}
             if vid is not None:
                 entry["VersionId"] = vid
-                if out.get("DeleteMarker"):
+                if out.get("DeleteMarker"):  # a delete marker removed by id: AWS names it in both members
                     entry["DeleteMarker"] = True
+                    entry["DeleteMarkerVersionId"] = vid
             elif out.get("DeleteMarker"):
                 entry["DeleteMarker"] = True
                 entry["DeleteMarkerVersionId"] = out["VersionId"]
@@ -294,6 +303,9 @@ async def _tag_target(svc: S3Service, req: S3Request) -> ObjectVersion:
     bucket = await svc.bucket(req.bucket)
     key = req.key or ""
     vid = req.params.get("VersionId")
+    if vid is not None and not is_valid_version_id(vid):
+        raise AWSError("InvalidArgument", "Invalid version id specified", ArgumentName="versionId",
+                       ArgumentValue=vid)
     v = await svc.store.get_version(bucket.id, key, vid)
     if v is None:
         raise AWSError("NoSuchVersion", Key=key, VersionId=vid) if vid else AWSError("NoSuchKey", Key=key)

@@ -59,11 +59,13 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
         n = min(n, size)
         return size - n, n
     start = int(first)
+    # the start is checked first: for `bytes=<size>-` the implied end (size - 1) is below the start, yet
+    # that is an unsatisfiable range (416), not a malformed one to ignore
+    if start >= size:
+        raise AWSError("InvalidRange", RangeRequested=value, ActualObjectSize=size)
     end = int(last) if last else size - 1
     if end < start:
         return None
-    if start >= size:
-        raise AWSError("InvalidRange", RangeRequested=value, ActualObjectSize=size)
     end = min(end, size - 1)
     return start, end - start + 1
 
@@ -93,6 +95,8 @@ async def _read(svc: S3Service, req: S3Request, with_body: bool) -> S3Response:
             out[member] = p[param]
     start, length, status = 0, v.size, 200
     part_number = p.get("PartNumber")
+    if part_number is not None and p.get("Range"):
+        raise AWSError("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
     if part_number is not None:
         sizes = v.part_sizes or [v.size]
         if not 1 <= part_number <= len(sizes):
@@ -150,7 +154,25 @@ async def get_object_attributes(svc: S3Service, req: S3Request) -> S3Response:
     if "Checksum" in wanted and v.checksum:
         out["Checksum"] = {k: val for k, val in checksum_output(v).items()}
     if "ObjectParts" in wanted and v.part_sizes:
-        out["ObjectParts"] = {"TotalPartsCount": len(v.part_sizes), "PartsCount": len(v.part_sizes),
-                              "IsTruncated": False, "MaxParts": 1000,
-                              "Parts": [{"PartNumber": i + 1, "Size": s} for i, s in enumerate(v.part_sizes)]}
+        out["ObjectParts"] = object_parts(v, req.params)
     return S3Response(out)
+
+
+def object_parts(v: ObjectVersion, params: dict[str, Any]) -> dict[str, Any]:
+    """GetObjectAttributes' ObjectParts, paginated by MaxParts / PartNumberMarker. S3 lists the individual
+    parts only for objects uploaded with an additional checksum; otherwise just the count."""
+    max_parts = min(params.get("MaxParts", 1000), 1000)
+    marker = params.get("PartNumberMarker") or 0
+    out: dict[str, Any] = {"TotalPartsCount": len(v.part_sizes), "PartNumberMarker": marker,
+                           "MaxParts": max_parts, "IsTruncated": False}
+    part_checksums: list[str] = v.extra.get("part_checksums") or []
+    if not part_checksums or not v.checksum:
+        return out
+    member = "Checksum" + v.checksum["algorithm"]
+    numbers = range(marker + 1, len(v.part_sizes) + 1)
+    page = list(numbers)[:max_parts]
+    out["Parts"] = [{"PartNumber": n, "Size": v.part_sizes[n - 1], member: part_checksums[n - 1]} for n in page]
+    if len(numbers) > len(page):
+        out["IsTruncated"] = True
+        out["NextPartNumberMarker"] = page[-1] if page else marker
+    return out

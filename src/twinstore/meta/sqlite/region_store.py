@@ -268,7 +268,9 @@ class SqliteRegionStore:
                 else:
                     sql += " AND key>?"
                     args.append(_kb(key_marker))
-            sql += " ORDER BY key, initiated_us, upload_id LIMIT ?"
+            # upload ids sort by initiation time (see multipart.py), so this is S3's order and the
+            # upload-id-marker comparison above agrees with it
+            sql += " ORDER BY key, upload_id LIMIT ?"
             args.append(max_uploads)
             return [_upload_from_row(r) for r in c.execute(sql, args).fetchall()]
         return await self.db.read(op)
