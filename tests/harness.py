@@ -151,3 +151,84 @@ def create_bucket(client: Any, region: str, name: str | None = None, versioned: 
     if versioned:
         client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name
+
+
+# ---- raw signed HTTP (for wire-level tests that must control every byte) ---------------------------------
+
+
+class _FixedPayloadAuth:
+    """botocore's S3SigV4Auth, optionally with a chosen x-amz-content-sha256 (e.g. STREAMING-...)."""
+
+    @staticmethod
+    def make(access_key: str, secret_key: str, region: str, payload_hash: str | None) -> Any:
+        from botocore.auth import S3SigV4Auth
+        from botocore.credentials import Credentials
+
+        class Auth(S3SigV4Auth):
+            def payload(self, request: Any) -> str:
+                return payload_hash if payload_hash is not None else str(super().payload(request))
+
+        return Auth(Credentials(access_key, secret_key), "s3", region)
+
+
+def sign_request(method: str, url: str, region: str, body: bytes = b"", headers: dict[str, str] | None = None,
+                 payload_hash: str | None = None, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY,
+                 skew_seconds: int = 0) -> dict[str, str]:
+    """Headers of a SigV4-signed request, computed by botocore; the caller sends them (and `body`) raw."""
+    import datetime
+    from unittest import mock
+
+    from botocore.awsrequest import AWSRequest
+
+    req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    auth = _FixedPayloadAuth.make(access_key, secret_key, region, payload_hash)
+    when = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(
+        seconds=skew_seconds)
+    with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+        auth.add_auth(req)
+    return {k: v for k, v in req.headers.items()}
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]  # lowercase names
+    body: bytes
+    header_list: list[tuple[str, str]] = field(default_factory=list)  # as received, repeats kept
+
+    def error_code(self) -> str | None:
+        import re
+        m = re.search(rb"<Code>([^<]*)</Code>", self.body)
+        return m.group(1).decode() if m else None
+
+
+def raw_request(endpoint: str, method: str, path: str, headers: dict[str, str] | None = None,
+                body: bytes = b"", timeout: float = 30) -> RawResponse:
+    """One HTTP request over http.client, sent exactly as given (no header added except Host)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(endpoint)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        hdrs = dict(headers or {})
+        if not any(k.lower() == "host" for k in hdrs):
+            hdrs["Host"] = u.netloc
+        for k, v in hdrs.items():
+            conn.putheader(k, v)
+        conn.endheaders(body if body else None)
+        resp = conn.getresponse()
+        data = resp.read()
+        return RawResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data, resp.getheaders())
+    finally:
+        conn.close()
+
+
+def signed_raw(endpoint: str, region: str, method: str, path: str, body: bytes = b"",
+               headers: dict[str, str] | None = None, **sign_kwargs: Any) -> RawResponse:
+    """Signs with botocore (for `region`) and sends over http.client."""
+    hdrs = sign_request(method, endpoint + path, region, body, headers, **sign_kwargs)
+    if body and not any(k.lower() in ("content-length", "transfer-encoding") for k in hdrs):
+        hdrs["Content-Length"] = str(len(body))
+    return raw_request(endpoint, method, path, hdrs, body)

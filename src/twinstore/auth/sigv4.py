@@ -23,6 +23,10 @@ UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 MAX_SKEW_US = 15 * 60 * 1_000_000
 MAX_PRESIGN_EXPIRES = 604800
+PAYLOAD_HASH_KEYWORDS = frozenset({UNSIGNED_PAYLOAD, "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+                                   "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+                                   "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"})
+_HEX = frozenset("0123456789abcdef")
 
 CredentialLookup = Callable[[str], Credential | None]
 
@@ -128,6 +132,23 @@ def _parse_scope(credential: str, error_code: str) -> tuple[str, str, str, str]:
     return parts[0], parts[1], parts[2], parts[3]
 
 
+def _check_service(service: str, expected_service: str, error_code: str) -> None:
+    """A signature scoped to another service is not valid here; without this check a non-S3 scope would take
+    the deferred-verification path and never have its signature checked."""
+    if service != expected_service:
+        raise AWSError(error_code, f"The authorization header is malformed; incorrect service '{service}'. "
+                                   f"This endpoint belongs to '{expected_service}'.")
+
+
+def _check_payload_hash(value: str) -> None:
+    if value in PAYLOAD_HASH_KEYWORDS or (len(value) == 64 and all(c in _HEX for c in value.lower())):
+        return
+    raise AWSError("InvalidArgument",
+                   "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+                   "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid "
+                   "sha256 value.", ArgumentName="x-amz-content-sha256", ArgumentValue=value)
+
+
 def _check_region(region: str, expected_region: str | None, error_code: str) -> None:
     if expected_region is not None and region != expected_region:
         raise AWSError(error_code, f"The authorization header is malformed; the region '{region}' is wrong; "
@@ -135,10 +156,12 @@ def _check_region(region: str, expected_region: str | None, error_code: str) -> 
 
 
 def verify_header(req: RequestToVerify, lookup: CredentialLookup, now_us: int,
-                  region_ok: Callable[[str], str | None]) -> SignedRequest:
+                  region_ok: Callable[[str], str | None], expected_service: str = "s3") -> SignedRequest:
     """Verifies an `Authorization: AWS4-HMAC-SHA256 ...` request.
 
     `region_ok(region)` returns None when the signing region is acceptable, else the region to expect.
+    `expected_service` is the service of the endpoint; non-S3 endpoints verify the payload hash later
+    (`verify_body_signature`).
     """
     auth = req.headers.get("authorization", "")
     if not auth.startswith(ALGORITHM + " "):
@@ -156,13 +179,16 @@ def verify_header(req: RequestToVerify, lookup: CredentialLookup, now_us: int,
         raise AWSError("AuthorizationHeaderMalformed", "The authorization header is malformed; "
                                                        "missing Credential, SignedHeaders or Signature.") from None
     akid, date, region, service = _parse_scope(credential, "AuthorizationHeaderMalformed")
+    _check_service(service, expected_service, "AuthorizationHeaderMalformed")
     _check_region(region, region_ok(region), "AuthorizationHeaderMalformed")
     amz_date = req.headers.get("x-amz-date") or ""
     ts = parse_amz_date(amz_date) if amz_date else None
     if ts is None:
         raise AWSError("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header")
     if not amz_date.startswith(date):
-        raise AWSError("SignatureDoesNotMatch")
+        raise AWSError("AuthorizationHeaderMalformed",
+                       "The authorization header is malformed; Invalid credential date. Date is not the same as "
+                       "X-Amz-Date.")
     if abs(now_us - ts) > MAX_SKEW_US:
         raise AWSError("RequestTimeTooSkewed", RequestTime=amz_date, MaxAllowedSkewMilliseconds=900000)
     cred = lookup(akid)
@@ -173,6 +199,8 @@ def verify_header(req: RequestToVerify, lookup: CredentialLookup, now_us: int,
         if service == "s3":
             raise AWSError("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
         payload_hash = ""  # other services: the hash is computed over the body by the caller
+    elif service == "s3":
+        _check_payload_hash(payload_hash)
     key = signing_key(cred.secret_access_key, date, region, service)
     scope = f"{date}/{region}/{service}/aws4_request"
     sh_list = signed_headers.split(";")
@@ -199,7 +227,7 @@ def verify_body_signature(req: RequestToVerify, signed: SignedRequest, body: byt
 
 
 def verify_presigned(req: RequestToVerify, query: Mapping[str, str], lookup: CredentialLookup, now_us: int,
-                     region_ok: Callable[[str], str | None]) -> SignedRequest:
+                     region_ok: Callable[[str], str | None], expected_service: str = "s3") -> SignedRequest:
     if query.get("X-Amz-Algorithm") != ALGORITHM:
         raise AWSError("AuthorizationQueryParametersError",
                        "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
@@ -215,6 +243,7 @@ def verify_presigned(req: RequestToVerify, query: Mapping[str, str], lookup: Cre
                        f"X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters. "
                        f"Missing {missing}.") from None
     akid, date, region, service = _parse_scope(credential, "AuthorizationQueryParametersError")
+    _check_service(service, expected_service, "AuthorizationQueryParametersError")
     _check_region(region, region_ok(region), "AuthorizationQueryParametersError")
     try:
         expires = int(expires_raw)

@@ -164,10 +164,11 @@ class TwinstoreApp:
             await body.drain()
             await self.send_response(send, method, compiled.serializer, resp, request_id)
         except AWSError as err:
-            if body is not None:
-                await body.drain()
-                if body.abandoned:
-                    err.headers["connection"] = "close"
+            if body is None:
+                body = RequestBody.unread(receive, headers)
+            await body.drain()
+            if body.abandoned:
+                err.headers["connection"] = "close"
             await self.send_error(send, method, err, request_id)
         except Exception:  # noqa: BLE001 - last resort: never leak a traceback to the client
             log.exception("internal error (request %s)", request_id)

@@ -31,7 +31,7 @@ class RequestBody:
         encodings = [e.strip().lower() for e in headers.get("content-encoding", "").split(",") if e.strip()]
         self.aws_chunked = "aws-chunked" in encodings or payload_hash.startswith("STREAMING-")
         self.signed_chunks = payload_hash in SIGNED_STREAMING
-        self.expected_sha256 = payload_hash if len(payload_hash) == 64 else None
+        self.expected_sha256 = payload_hash.lower() if len(payload_hash) == 64 else None
         dl = headers.get("x-amz-decoded-content-length")
         try:
             self.decoded_length: int | None = int(dl) if dl is not None else None
@@ -41,6 +41,20 @@ class RequestBody:
         self.declared_trailers = [t.strip().lower() for t in headers.get("x-amz-trailer", "").split(",")
                                   if t.strip()]
         self.consumed = False
+        # RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits for our go-ahead; an error
+        # answered before the body was read must not solicit it (reading would send "100 Continue" and then
+        # wait for a body the client will not send). The connection is closed instead of drained.
+        self.expects_continue = headers.get("expect", "").strip().lower() == "100-continue"
+        self.abandoned = False
+
+    @classmethod
+    def unread(cls, receive: Receive, headers: dict[str, str]) -> "RequestBody":
+        """The body of a request refused before it was looked at (authentication), so it can be drained."""
+        try:
+            return cls(receive, headers, None)
+        except AWSError:  # unparseable lengths: drain by transport framing alone
+            return cls(receive, {k: v for k, v in headers.items()
+                                 if k not in ("content-length", "x-amz-decoded-content-length")}, None)
 
     @property
     def length(self) -> int | None:
@@ -90,6 +104,10 @@ class RequestBody:
         return data
 
     async def drain(self) -> None:
+        """Reads what the handler left unread, so the connection can carry the next request."""
+        if not self.consumed and self.expects_continue:
+            self.abandoned = True  # the caller must answer with `Connection: close`
+            return
         if not self.consumed:
             try:
                 async for _ in self._raw():

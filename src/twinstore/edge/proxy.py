@@ -12,6 +12,13 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection",
                "expect"}
+# Response headers the local server writes itself (uvicorn adds Date): forwarding them would duplicate them.
+_LOCAL_RESPONSE_HEADERS = _HOP_BY_HOP | {"date"}
+
+
+class ClientGone(Exception):
+    """The client disconnected mid-body: abort the upstream request instead of sending it short (the peer
+    would wait for the missing bytes, and so would we, for its answer)."""
 
 
 class RegionProxy:
@@ -33,20 +40,34 @@ class RegionProxy:
                    if k.decode("latin-1").lower() not in _HOP_BY_HOP]
         chunked = any(k.lower() == b"transfer-encoding" for k, _ in scope["headers"])
 
+        gone = False
+
         async def body() -> Any:
+            nonlocal gone
             while True:
                 msg = await receive()
                 if msg["type"] == "http.disconnect":
-                    return
+                    gone = True
+                    raise ClientGone()
                 if msg.get("body"):
                     yield msg["body"]
                 if not msg.get("more_body"):
                     return
 
-        async with self.session().request(scope["method"], aiohttp.client.URL(url, encoded=True),
-                                          headers=headers, data=body(), skip_auto_headers={"Content-Type"},
+        try:
+            await self._exchange(scope["method"], url, headers, body(), chunked, send)
+        except Exception:
+            if gone:  # aiohttp reports the aborted body as a connection error: nobody is left to answer
+                return
+            raise
+
+    async def _exchange(self, method: str, url: str, headers: list[tuple[str, str]], data: Any, chunked: bool,
+                        send: Send) -> None:
+        async with self.session().request(method, aiohttp.client.URL(url, encoded=True),
+                                          headers=headers, data=data, skip_auto_headers={"Content-Type"},
                                           chunked=None if not chunked else True) as resp:
-            out_headers = [(k, v) for k, v in resp.raw_headers if k.decode("latin-1").lower() not in _HOP_BY_HOP]
+            out_headers = [(k, v) for k, v in resp.raw_headers
+                           if k.decode("latin-1").lower() not in _LOCAL_RESPONSE_HEADERS]
             await send({"type": "http.response.start", "status": resp.status, "headers": out_headers})
             async for chunk in resp.content.iter_chunked(1 << 20):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -3,20 +3,20 @@ per bucket (versioning, tagging, public access block, policy, logging, ownership
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 from typing import Any
 
 from ..meta.model import VERSIONING_ENABLED, VERSIONING_OFF, VERSIONING_SUSPENDED, Bucket
 from ..meta.store import BucketNameTaken
 from ..protocol.errors import AWSError
+from ..protocol.model import service_model
 from ..protocol.timefmt import now_us
 from .http import S3Request, S3Response
 from .names import check_bucket_name
 from .service import S3Service, handles
 from .tags import check_tag_set, tags_from_set, tags_to_set
 
-_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _CANNED_PRIVATE = {"private", "bucket-owner-full-control"}
 DEFAULT_PUBLIC_ACCESS_BLOCK = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
                                "RestrictPublicBuckets": True}
@@ -51,8 +51,19 @@ async def list_buckets(svc: S3Service, req: S3Request) -> S3Response:
     return S3Response(out)
 
 
-def _location_constraint(svc: S3Service, config: dict[str, Any] | None) -> None:
+@functools.lru_cache(maxsize=1)
+def _model_regions() -> frozenset[str]:
+    """Every region S3's model knows as a LocationConstraint (its enum), plus the legacy us-east-1 name."""
+    return frozenset(service_model("s3").shape_for("BucketLocationConstraint").enum) | {"us-east-1"}
+
+
+async def _location_constraint(svc: S3Service, config: dict[str, Any] | None) -> None:
     constraint = (config or {}).get("LocationConstraint") or ""
+    if constraint and constraint not in _model_regions() and \
+            constraint not in await svc.global_store.region_endpoints():
+        # Not a region at all (not even one of this deployment): InvalidLocationConstraint, before the
+        # endpoint-compatibility checks below.
+        raise AWSError("InvalidLocationConstraint", LocationConstraint=constraint)
     if svc.region == "us-east-1":
         if constraint == "us-east-1":
             raise AWSError("InvalidLocationConstraint", LocationConstraint=constraint)
@@ -64,8 +75,6 @@ def _location_constraint(svc: S3Service, config: dict[str, Any] | None) -> None:
     if not constraint:
         raise AWSError("IllegalLocationConstraintException")
     if constraint != svc.region:
-        if constraint != "EU" and not _REGION_RE.match(constraint):
-            raise AWSError("InvalidLocationConstraint", LocationConstraint=constraint)
         raise AWSError("IllegalLocationConstraintException",
                        f"The {constraint} location constraint is incompatible for the region specific "
                        f"endpoint this request was sent to.")
@@ -76,7 +85,7 @@ async def create_bucket(svc: S3Service, req: S3Request) -> S3Response:
     name = req.bucket or ""
     check_bucket_name(name)
     config = req.payload
-    _location_constraint(svc, config)
+    await _location_constraint(svc, config)
     ownership = req.params.get("ObjectOwnership") or "BucketOwnerEnforced"
     if ownership not in OWNERSHIP_VALUES:
         raise AWSError("InvalidArgument", "Invalid x-amz-object-ownership header", ArgumentName="x-amz-object-ownership")
