@@ -45,7 +45,9 @@ def _signed_put_head(region: Any, bucket: str, key: str, length: int) -> bytes:
 def test_acknowledged_objects_survive_kill9(solo: Any) -> None:
     s3 = solo.client()
     bucket = create_bucket(s3, solo.name, versioned=True)
+    # small bodies live inline in the metadata row, larger ones in blob files: both paths must survive
     bodies = {f"k{i}": os.urandom(1000 + i * 37) for i in range(60)}
+    bodies.update({f"big{i}": os.urandom(100_000 + i) for i in range(10)})
     versions = {}
     for k, b in bodies.items():
         versions[k] = s3.put_object(Bucket=bucket, Key=k, Body=b)["VersionId"]
@@ -62,7 +64,7 @@ def test_acknowledged_objects_survive_kill9(solo: Any) -> None:
 def test_interrupted_uploads_leave_no_object_and_no_files(solo: Any) -> None:
     s3 = solo.client()
     bucket = create_bucket(s3, solo.name)
-    s3.put_object(Bucket=bucket, Key="kept", Body=b"x" * 5000)
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"x" * 200_000)  # large enough for a blob file
     # several uploads stuck half-way through their bodies when the process dies
     socks = []
     for i in range(4):

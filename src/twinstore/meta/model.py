@@ -50,6 +50,7 @@ class ObjectVersion:
     part_sizes: list[int] = field(default_factory=list)  # for multipart objects, to serve ?partNumber
     tags: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # sse, replication status, ... (later layers)
+    inline: bytes | None = None  # the data itself, for small objects kept in the metadata row
 
     @property
     def version_id(self) -> str:

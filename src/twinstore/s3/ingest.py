@@ -19,12 +19,17 @@ MAX_PUT_SIZE = 5 * 1024 ** 3
 DEFAULT_ALGORITHM = "CRC64NVME"  # what S3 computes when the client asks for none
 
 
+INLINE_MAX = 64 * 1024  # bodies up to this size live in the metadata row (see docs/architecture.md)
+HASH_ON_LOOP_MAX = 16 * 1024  # below this, hashing costs less than a hop to the I/O pool
+
+
 @dataclass(slots=True)
 class Ingested:
-    blob_id: str
+    blob_id: str  # "" when the data is inline
     size: int
     md5_hex: str
     checksum: dict[str, str]  # {"algorithm", "value", "type"}
+    inline: bytes | None = None
 
 
 def requested_checksum(req: S3Request) -> tuple[str, str | None, bool]:
@@ -62,7 +67,7 @@ def content_md5(headers: Mapping[str, str]) -> bytes | None:
 
 
 async def ingest_body(svc: S3Service, req: S3Request, max_size: int = MAX_PUT_SIZE,
-                      checksum_algorithm: str | None = None) -> Ingested:
+                      checksum_algorithm: str | None = None, allow_inline: bool = False) -> Ingested:
     body = req.body
     if body.length is None and not body.chunked_transfer and not body.aws_chunked:
         raise AWSError("MissingContentLength")
@@ -82,6 +87,34 @@ async def ingest_body(svc: S3Service, req: S3Request, max_size: int = MAX_PUT_SI
     sha = hashlib.sha256() if body.expected_sha256 else None
     if sha is not None:
         hashers.append(sha)
+
+    def verify(value: str) -> None:
+        if sha is not None and sha.hexdigest() != body.expected_sha256:
+            raise AWSError("XAmzContentSHA256Mismatch", ClientComputedContentSHA256=body.expected_sha256,
+                           S3ComputedContentSHA256=sha.hexdigest())
+        if expected_md5 is not None and md5.digest() != expected_md5:
+            raise AWSError("BadDigest", ExpectedDigest=base64.b64encode(expected_md5).decode())
+        expected = body.trailers.get("x-amz-checksum-" + algo.lower()) if in_trailer else declared
+        if expected is not None and expected != value:
+            raise AWSError("BadDigest", f"The {algo} you specified did not match the calculated checksum.")
+
+    if allow_inline and body.length is not None and body.length <= INLINE_MAX:
+        parts: list[bytes] = []
+        n = 0
+        async for chunk in body.chunks():
+            n += len(chunk)
+            if n > INLINE_MAX:
+                raise AWSError("IncompleteBody")
+            parts.append(chunk)
+        data = b"".join(parts)
+        if len(data) <= HASH_ON_LOOP_MAX:
+            _hash_all(hashers, data)
+        else:
+            await svc.blobs.pool.run(_hash_all, hashers, data)
+        value = checksum.b64digest()
+        verify(value)
+        return Ingested("", len(data), md5.hexdigest(), {"algorithm": algo, "value": value,
+                                                         "type": "FULL_OBJECT"}, inline=data)
     writer: BlobWriter = svc.blobs.writer(hashers)
     try:
         async for chunk in body.chunks():
@@ -89,19 +122,16 @@ async def ingest_body(svc: S3Service, req: S3Request, max_size: int = MAX_PUT_SI
             if writer.size > max_size:
                 raise AWSError("EntityTooLarge", MaxSizeAllowed=max_size)
         await writer.finish_hashing()
-        if sha is not None and sha.hexdigest() != body.expected_sha256:
-            raise AWSError("XAmzContentSHA256Mismatch", ClientComputedContentSHA256=body.expected_sha256,
-                           S3ComputedContentSHA256=sha.hexdigest())
-        if expected_md5 is not None and md5.digest() != expected_md5:
-            raise AWSError("BadDigest", ExpectedDigest=base64.b64encode(expected_md5).decode())
         value = checksum.b64digest()
-        if in_trailer:
-            declared = body.trailers.get("x-amz-checksum-" + algo.lower())
-        if declared is not None and declared != value:
-            raise AWSError("BadDigest", f"The {algo} you specified did not match the calculated checksum.")
+        verify(value)
         blob_id = await writer.commit()
     except BaseException:
         await writer.abort()
         raise
     return Ingested(blob_id, writer.size, md5.hexdigest(), {"algorithm": algo, "value": value,
                                                             "type": "FULL_OBJECT"})
+
+
+def _hash_all(hashers: list[Any], data: bytes) -> None:
+    for h in hashers:
+        h.update(data)

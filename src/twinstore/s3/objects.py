@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, AsyncIterator
 from urllib.parse import unquote
 
 from ..meta.ids import is_valid_version_id
@@ -80,17 +80,19 @@ async def put_object(svc: S3Service, req: S3Request) -> S3Response:
     sc = storage_class(p)
     tags = parse_tagging_header(p["Tagging"]) if p.get("Tagging") else {}
     check = check_write(p)
-    data = await ingest_body(svc, req)
+    data = await ingest_body(svc, req, allow_inline=True)
     v = new_version(svc, bucket, key, req.principal.account_id)
     v.size, v.etag, v.checksum = data.size, data.md5_hex, data.checksum
     v.headers, v.user_meta, v.storage_class, v.tags = headers, meta, sc, tags
-    v.segments = [BlobSegment(data.blob_id, data.size)] if data.size else []
+    v.inline = data.inline
+    v.segments = [BlobSegment(data.blob_id, data.size)] if data.blob_id and data.size else []
     try:
         freed = await svc.store.put_version(v, bucket.versioning, check)
     except BaseException:
-        await svc.blobs.delete([data.blob_id])
+        if data.blob_id:
+            await svc.blobs.delete([data.blob_id])
         raise
-    if not data.size:
+    if data.blob_id and not data.size:
         freed.append(BlobSegment(data.blob_id, 0))
     svc.free_later(freed)
     out: dict[str, Any] = {"ETag": f'"{v.etag}"', "VersionId": version_header(bucket, v), "Size": v.size}
@@ -149,7 +151,7 @@ async def copy_data(svc: S3Service, src: ObjectVersion, start: int, length: int,
     checksum = new_checksum(algorithm or src.checksum.get("algorithm") or "CRC64NVME")
     writer = svc.blobs.writer([md5, checksum])
     try:
-        async for chunk in read_segments(svc, src.segments, start, length):
+        async for chunk in read_data(svc, src, start, length):
             await writer.write(chunk)
         blob_id = await writer.commit()
     except BaseException:
@@ -158,7 +160,17 @@ async def copy_data(svc: S3Service, src: ObjectVersion, start: int, length: int,
     return blob_id, writer.size, md5.hexdigest(), checksum
 
 
-async def read_segments(svc: S3Service, segments: list[BlobSegment], start: int, length: int):  # type: ignore[no-untyped-def]
+async def read_data(svc: S3Service, v: ObjectVersion, start: int, length: int) -> AsyncIterator[bytes]:
+    """A byte range of a version's data, wherever it lives (inline in metadata, or blob segments)."""
+    if v.inline is not None:
+        yield v.inline[start:start + length]
+        return
+    async for chunk in read_segments(svc, v.segments, start, length):
+        yield chunk
+
+
+async def read_segments(svc: S3Service, segments: list[BlobSegment], start: int,
+                        length: int) -> AsyncIterator[bytes]:
     pos = 0
     end = start + length
     for seg in segments:

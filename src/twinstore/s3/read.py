@@ -11,7 +11,7 @@ from ..meta.model import Bucket, ObjectVersion
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import rfc1123
 from .http import S3Request, S3Response
-from .objects import checksum_output, read_segments, version_header
+from .objects import checksum_output, read_data, version_header
 from .preconditions import check_read
 from .service import S3Service, handles
 
@@ -121,7 +121,7 @@ async def _read(svc: S3Service, req: S3Request, with_body: bool) -> S3Response:
         out.update(checksum_output(v))  # never on partial content: clients validate it against the body
     resp = S3Response(out, status=status, content_length=length)
     if with_body and length:
-        resp.stream = read_segments(svc, v.segments, start, length)
+        resp.stream = read_data(svc, v, start, length)
     return resp
 
 

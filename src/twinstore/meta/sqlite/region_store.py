@@ -14,7 +14,7 @@ from .engine import SqliteEngine
 from .schema import REGION_SCHEMA
 
 _V_COLS = ("bucket_id, key, vid, null_version, is_latest, delete_marker, last_modified_us, size, etag, owner, "
-           "storage_class, checksum, headers, user_meta, segments, part_sizes, tags, extra")
+           "storage_class, checksum, headers, user_meta, segments, part_sizes, tags, extra, inline_data")
 _LIST_COLS = "key, vid, null_version, is_latest, delete_marker, last_modified_us, size, etag, owner, " \
              "storage_class, checksum"
 
@@ -43,7 +43,7 @@ def _row_to_version(r: tuple[Any, ...]) -> ObjectVersion:
         delete_marker=bool(r[5]), last_modified_us=r[6], size=r[7], etag=r[8], owner=r[9], storage_class=r[10],
         checksum=_loads(r[11]), headers=_loads(r[12]), user_meta=_loads(r[13]),
         segments=[BlobSegment(b, s) for b, s in _loads(r[14])], part_sizes=_loads(r[15]), tags=_loads(r[16]),
-        extra=_loads(r[17]))
+        extra=_loads(r[17]), inline=r[18])
 
 
 def _list_row(bucket_id: int, r: tuple[Any, ...]) -> ObjectVersion:
@@ -57,7 +57,7 @@ def _version_values(v: ObjectVersion) -> tuple[Any, ...]:
     return (v.bucket_id, _kb(v.key), v.vid, int(v.null_version), int(v.is_latest), int(v.delete_marker),
             v.last_modified_us, v.size, v.etag, v.owner, v.storage_class, _dumps(v.checksum), _dumps(v.headers),
             _dumps(v.user_meta), _dumps([[s.blob_id, s.size] for s in v.segments]), _dumps(v.part_sizes),
-            _dumps(v.tags), _dumps(v.extra))
+            _dumps(v.tags), _dumps(v.extra), v.inline)
 
 
 def _segments(raw: str) -> list[BlobSegment]:
@@ -89,7 +89,7 @@ def _insert_version(conn: sqlite3.Connection, v: ObjectVersion, versioning: str)
             freed.extend(_segments(seg))
         conn.execute("DELETE FROM versions WHERE bucket_id=? AND key=? AND null_version=1", (v.bucket_id, key))
     v.is_latest = False
-    conn.execute(f"INSERT INTO versions({_V_COLS}) VALUES ({','.join('?' * 18)})", _version_values(v))
+    conn.execute(f"INSERT INTO versions({_V_COLS}) VALUES ({','.join('?' * 19)})", _version_values(v))
     _fix_latest(conn, v.bucket_id, key)
     row = conn.execute("SELECT is_latest FROM versions WHERE bucket_id=? AND key=? AND vid=?",
                        (v.bucket_id, key, v.vid)).fetchone()

@@ -9,7 +9,7 @@ CREATE TABLE IF NOT EXISTS versions(
   is_latest INTEGER NOT NULL, delete_marker INTEGER NOT NULL, last_modified_us INTEGER NOT NULL,
   size INTEGER NOT NULL, etag TEXT NOT NULL, owner TEXT NOT NULL, storage_class TEXT NOT NULL,
   checksum TEXT NOT NULL, headers TEXT NOT NULL, user_meta TEXT NOT NULL, segments TEXT NOT NULL,
-  part_sizes TEXT NOT NULL, tags TEXT NOT NULL, extra TEXT NOT NULL,
+  part_sizes TEXT NOT NULL, tags TEXT NOT NULL, extra TEXT NOT NULL, inline_data BLOB,
   PRIMARY KEY(bucket_id, key, vid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS versions_current ON versions(bucket_id, key) WHERE is_latest=1 AND delete_marker=0;
 CREATE TABLE IF NOT EXISTS uploads(
