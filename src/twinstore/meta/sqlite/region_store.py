@@ -46,11 +46,32 @@ def _row_to_version(r: tuple[Any, ...]) -> ObjectVersion:
         extra=_loads(r[17]), inline=r[18])
 
 
+_checksum_cache: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def _listing_checksum(raw: str) -> dict[str, str]:
+    """A listing shows only a checksum's algorithm and type: read those two without parsing the JSON
+    (the same few combinations recur across a listing, so the result is shared)."""
+    if raw == "{}":
+        return {}
+    a = raw.find('"algorithm": "')
+    t = raw.find('"type": "')
+    if a < 0:
+        return {k: v for k, v in _loads(raw).items() if k != "value"}
+    algo = raw[a + 14: raw.index('"', a + 14)]
+    ctype = raw[t + 9: raw.index('"', t + 9)] if t >= 0 else "FULL_OBJECT"
+    ck = (algo, ctype)
+    found = _checksum_cache.get(ck)
+    if found is None:
+        found = _checksum_cache[ck] = {"algorithm": algo, "type": ctype}
+    return found
+
+
 def _list_row(bucket_id: int, r: tuple[Any, ...]) -> ObjectVersion:
     return ObjectVersion(
         bucket_id=bucket_id, key=r[0].decode("utf-8"), vid=r[1], null_version=bool(r[2]), is_latest=bool(r[3]),
         delete_marker=bool(r[4]), last_modified_us=r[5], size=r[6], etag=r[7], owner=r[8], storage_class=r[9],
-        checksum=_loads(r[10]) if r[10] != "{}" else {})
+        checksum=_listing_checksum(r[10]))
 
 
 def _version_values(v: ObjectVersion) -> tuple[Any, ...]:
