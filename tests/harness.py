@@ -28,8 +28,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SRC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+
+
 def base_env() -> dict[str, str]:
     env = dict(os.environ)
+    # region processes run the code of this checkout, whatever `pip install -e` last pointed at
+    env["PYTHONPATH"] = SRC_DIR + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.update({"TWINSTORE_ROOT_ACCESS_KEY_ID": ACCESS_KEY, "TWINSTORE_ROOT_SECRET_ACCESS_KEY": SECRET_KEY,
                 "TWINSTORE_ACCOUNT_ID": ACCOUNT_ID})
     return env

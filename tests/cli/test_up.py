@@ -12,11 +12,11 @@ from typing import Any
 import boto3
 import pytest
 
-from harness import free_port
+from harness import base_env, free_port
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
+    env = base_env()
     for k in ("TWINSTORE_ROOT_ACCESS_KEY_ID", "TWINSTORE_ROOT_SECRET_ACCESS_KEY", "TWINSTORE_ACCOUNT_ID"):
         env.pop(k, None)
     env["COLUMNS"] = "200"
