@@ -16,7 +16,8 @@ T = TypeVar("T")
 _STOP = None
 
 
-def _resolve(fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+def resolve_future(fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    """Completes `fut` on its loop's thread (schedule with `call_soon_threadsafe`)."""
     if fut.cancelled():
         return
     if exc is None:
@@ -46,9 +47,9 @@ class ThreadPool:
             try:
                 result = fn(*args)
             except BaseException as exc:  # noqa: BLE001 - delivered to the awaiting coroutine
-                loop.call_soon_threadsafe(_resolve, fut, None, exc)
+                loop.call_soon_threadsafe(resolve_future, fut, None, exc)
             else:
-                loop.call_soon_threadsafe(_resolve, fut, result, None)
+                loop.call_soon_threadsafe(resolve_future, fut, result, None)
 
     def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """Runs `fn(*args)` on a pool thread; await the returned future."""

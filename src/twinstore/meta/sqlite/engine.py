@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, Callable, TypeVar
 
-from ...aio.pool import ThreadPool
+from ...aio.pool import ThreadPool, resolve_future
 
 T = TypeVar("T")
 
@@ -103,7 +103,7 @@ class SqliteEngine:
                     pass
                 outcomes = [(None, exc, None) for _ in batch]
             for (fn, fut, loop), (result, exc, _) in zip(batch, outcomes):
-                loop.call_soon_threadsafe(_resolve, fut, result, exc)
+                loop.call_soon_threadsafe(resolve_future, fut, result, exc)
 
     # ---- reads --------------------------------------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:
@@ -132,12 +132,3 @@ class SqliteEngine:
             for c in self._reader_conns:
                 c.close()
         self._writer_conn.close()
-
-
-def _resolve(fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
-    if fut.cancelled():
-        return
-    if exc is None:
-        fut.set_result(result)
-    else:
-        fut.set_exception(exc)
