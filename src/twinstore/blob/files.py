@@ -187,6 +187,52 @@ class BlobStore:
                     pass
             os.close(fd)
 
+    def _open_all_sync(self, blob_ids: list[str]) -> list[int]:
+        fds: list[int] = []
+        try:
+            for b in blob_ids:
+                fds.append(os.open(self.path_of(b), os.O_RDONLY))
+        except BaseException:
+            self.close_all(fds)
+            raise
+        return fds
+
+    async def open_all(self, blob_ids: list[str]) -> list[int]:
+        """Opens blobs for reading. An open descriptor keeps a blob's data readable even if a concurrent
+        overwrite unlinks the file, so a response that has started can always finish. Raises
+        FileNotFoundError when a blob was already removed (the caller re-reads the metadata)."""
+        return await self.pool.run(self._open_all_sync, blob_ids)
+
+    @staticmethod
+    def close_all(fds: list[int]) -> None:
+        for fd in fds:
+            os.close(fd)
+
+    async def stream_fd(self, fd: int, offset: int, length: int,
+                        chunk: int = READ_CHUNK) -> AsyncIterator[bytes]:
+        """Yields `length` bytes from an open blob, one read ahead so disk and network overlap."""
+        end = offset + length
+        pos = offset
+        nxt: asyncio.Future[bytes] | None = None
+        if pos < end:
+            nxt = self.pool.run(os.pread, fd, min(chunk, end - pos), pos)
+        try:
+            while nxt is not None:
+                data = await nxt
+                nxt = None
+                if not data:
+                    raise OSError("blob is shorter than its metadata says")
+                pos += len(data)
+                if pos < end:
+                    nxt = self.pool.run(os.pread, fd, min(chunk, end - pos), pos)
+                yield data
+        finally:
+            if nxt is not None:
+                try:
+                    await nxt
+                except OSError:
+                    pass
+
     def _delete_sync(self, blob_ids: list[str]) -> None:
         for b in blob_ids:
             try:

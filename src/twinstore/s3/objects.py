@@ -160,13 +160,41 @@ async def copy_data(svc: S3Service, src: ObjectVersion, start: int, length: int,
     return blob_id, writer.size, md5.hexdigest(), checksum
 
 
-async def read_data(svc: S3Service, v: ObjectVersion, start: int, length: int) -> AsyncIterator[bytes]:
-    """A byte range of a version's data, wherever it lives (inline in metadata, or blob segments)."""
+async def read_data(svc: S3Service, v: ObjectVersion, start: int, length: int,
+                    fds: list[int] | None = None) -> AsyncIterator[bytes]:
+    """A byte range of a version's data, wherever it lives (inline in metadata, or blob segments).
+
+    With `fds` (from `open_data`), reads the already-open segments and closes them when done."""
     if v.inline is not None:
         yield v.inline[start:start + length]
         return
-    async for chunk in read_segments(svc, v.segments, start, length):
-        yield chunk
+    if fds is None:
+        async for chunk in read_segments(svc, v.segments, start, length):
+            yield chunk
+        return
+    try:
+        pos, end = 0, start + length
+        for seg, fd in zip(v.segments, fds):
+            seg_start, seg_end = pos, pos + seg.size
+            pos = seg_end
+            if seg_end <= start or seg_start >= end:
+                continue
+            lo = max(start, seg_start) - seg_start
+            hi = min(end, seg_end) - seg_start
+            async for chunk in svc.blobs.stream_fd(fd, lo, hi - lo):
+                yield chunk
+    finally:
+        svc.blobs.close_all(fds)
+
+
+async def open_data(svc: S3Service, v: ObjectVersion) -> list[int] | None:
+    """Opens a version's blob segments; None if one is gone (a concurrent overwrite freed it)."""
+    if v.inline is not None or not v.segments:
+        return []
+    try:
+        return await svc.blobs.open_all([s.blob_id for s in v.segments])
+    except FileNotFoundError:
+        return None
 
 
 async def read_segments(svc: S3Service, segments: list[BlobSegment], start: int,

@@ -11,7 +11,7 @@ from ..meta.model import Bucket, ObjectVersion
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import rfc1123
 from .http import S3Request, S3Response
-from .objects import checksum_output, read_data, version_header
+from .objects import checksum_output, open_data, read_data, version_header
 from .preconditions import check_read
 from .service import S3Service, handles
 
@@ -86,7 +86,23 @@ def object_output(bucket: Bucket, v: ObjectVersion) -> dict[str, Any]:
 
 
 async def _read(svc: S3Service, req: S3Request, with_body: bool) -> S3Response:
-    bucket, v = await lookup(svc, req)
+    for _ in range(5):
+        bucket, v = await lookup(svc, req)
+        # open the data before answering: once open, a concurrent overwrite cannot tear the body
+        fds = await open_data(svc, v) if with_body else []
+        if fds is not None:
+            break
+    else:
+        raise AWSError("InternalError", "The object changed too often while being read; retry.")
+    try:
+        return _respond(svc, req, bucket, v, with_body, fds)
+    except BaseException:
+        svc.blobs.close_all(fds)
+        raise
+
+
+def _respond(svc: S3Service, req: S3Request, bucket: Bucket, v: ObjectVersion, with_body: bool,
+             fds: list[int]) -> S3Response:
     p = req.params
     check_read(p, v)
     out = object_output(bucket, v)
@@ -121,7 +137,9 @@ async def _read(svc: S3Service, req: S3Request, with_body: bool) -> S3Response:
         out.update(checksum_output(v))  # never on partial content: clients validate it against the body
     resp = S3Response(out, status=status, content_length=length)
     if with_body and length:
-        resp.stream = read_data(svc, v, start, length)
+        resp.stream = read_data(svc, v, start, length, fds)
+    else:
+        svc.blobs.close_all(fds)
     return resp
 
 
