@@ -165,26 +165,9 @@ class BlobStore:
             return
         fd = await self.pool.run(os.open, self.path_of(blob_id), os.O_RDONLY)
         try:
-            end = offset + length
-            pos = offset
-            nxt: asyncio.Future[bytes] | None = None
-            if pos < end:
-                nxt = self.pool.run(os.pread, fd, min(chunk, end - pos), pos)
-            while nxt is not None:
-                data = await nxt
-                if not data:
-                    raise OSError(f"blob {blob_id} is shorter than its metadata says")
-                pos += len(data)
-                nxt = None
-                if pos < end:
-                    nxt = self.pool.run(os.pread, fd, min(chunk, end - pos), pos)
+            async for data in self.stream_fd(fd, offset, length, chunk):
                 yield data
         finally:
-            if nxt is not None:
-                try:
-                    await nxt
-                except OSError:
-                    pass
             os.close(fd)
 
     def _open_all_sync(self, blob_ids: list[str]) -> list[int]:

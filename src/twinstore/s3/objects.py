@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 from urllib.parse import unquote
 
 from ..meta.ids import is_valid_version_id
@@ -173,15 +173,8 @@ async def read_data(svc: S3Service, v: ObjectVersion, start: int, length: int,
             yield chunk
         return
     try:
-        pos, end = 0, start + length
-        for seg, fd in zip(v.segments, fds):
-            seg_start, seg_end = pos, pos + seg.size
-            pos = seg_end
-            if seg_end <= start or seg_start >= end:
-                continue
-            lo = max(start, seg_start) - seg_start
-            hi = min(end, seg_end) - seg_start
-            async for chunk in svc.blobs.stream_fd(fd, lo, hi - lo):
+        for i, lo, n in segment_ranges(v.segments, start, length):
+            async for chunk in svc.blobs.stream_fd(fds[i], lo, n):
                 yield chunk
     finally:
         svc.blobs.close_all(fds)
@@ -197,18 +190,22 @@ async def open_data(svc: S3Service, v: ObjectVersion) -> list[int] | None:
         return None
 
 
-async def read_segments(svc: S3Service, segments: list[BlobSegment], start: int,
-                        length: int) -> AsyncIterator[bytes]:
-    pos = 0
-    end = start + length
-    for seg in segments:
+def segment_ranges(segments: list[BlobSegment], start: int, length: int) -> Iterator[tuple[int, int, int]]:
+    """(segment index, offset in segment, byte count) covering bytes [start, start+length) of the object."""
+    pos, end = 0, start + length
+    for i, seg in enumerate(segments):
         seg_start, seg_end = pos, pos + seg.size
         pos = seg_end
         if seg_end <= start or seg_start >= end:
             continue
         lo = max(start, seg_start) - seg_start
-        hi = min(end, seg_end) - seg_start
-        async for chunk in svc.blobs.stream(seg.blob_id, lo, hi - lo):
+        yield i, lo, min(end, seg_end) - seg_start - lo
+
+
+async def read_segments(svc: S3Service, segments: list[BlobSegment], start: int,
+                        length: int) -> AsyncIterator[bytes]:
+    for i, lo, n in segment_ranges(segments, start, length):
+        async for chunk in svc.blobs.stream(segments[i].blob_id, lo, n):
             yield chunk
 
 
