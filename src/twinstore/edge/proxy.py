@@ -7,6 +7,8 @@ from typing import Any, Awaitable, Callable
 
 import aiohttp
 
+from ..protocol.errors import AWSError
+
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -56,6 +58,10 @@ class RegionProxy:
 
         try:
             await self._exchange(scope["method"], url, headers, body(), chunked, send)
+        except aiohttp.ClientConnectorError:
+            # the owning region is down: a retryable 503, as a client of an unavailable region gets from AWS
+            raise AWSError("ServiceUnavailable", f"The region that holds this bucket ({endpoint}) is not "
+                                                 f"reachable right now. Please retry.") from None
         except Exception:
             if gone:  # aiohttp reports the aborted body as a connection error: nobody is left to answer
                 return

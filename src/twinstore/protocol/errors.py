@@ -74,6 +74,7 @@ S3_ERRORS: dict[str, tuple[int, str]] = {
     "SignatureDoesNotMatch": (403, "The request signature we calculated does not match the signature you "
                                    "provided. Check your key and signing method."),
     "SlowDown": (503, "Please reduce your request rate."),
+    "ServiceUnavailable": (503, "Service is unable to handle request."),
     "XAmzContentSHA256Mismatch": (400, "The provided 'x-amz-content-sha256' header does not match what was "
                                        "computed."),
     "TooManyBuckets": (400, "You have attempted to create more buckets than allowed"),
