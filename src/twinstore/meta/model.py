@@ -95,8 +95,29 @@ class BucketRegistration:
 
 
 @dataclass(slots=True)
+class ListedVersion:
+    """What a listing shows of a version: a slim record, since listings build a thousand of them per page."""
+
+    key: str
+    vid: str
+    null_version: bool
+    is_latest: bool
+    delete_marker: bool
+    last_modified_us: int
+    size: int
+    etag: str
+    owner: str
+    storage_class: str
+    checksum: dict[str, str]  # algorithm and type only
+
+    @property
+    def version_id(self) -> str:
+        return "null" if self.null_version else self.vid
+
+
+@dataclass(slots=True)
 class ListPage:
-    versions: list[ObjectVersion]
+    versions: list[ListedVersion]
     common_prefixes: list[str]
     truncated: bool
     next_key: str | None = None

@@ -8,7 +8,7 @@ import functools
 from typing import Any, Callable
 from urllib.parse import quote
 
-from ..meta.model import ObjectVersion
+from ..meta.model import ListedVersion
 from ..protocol.errors import AWSError
 from ..protocol.model import operation
 from ..protocol.xml_out import ResponseSerializer, XmlWriterCompiler
@@ -41,7 +41,7 @@ def _owner(svc: S3Service) -> dict[str, str]:
     return {"ID": svc.account_id, "DisplayName": "twinstore"}
 
 
-def _content(v: ObjectVersion, enc: Callable[[str], str], owner: dict[str, str] | None) -> dict[str, Any]:
+def _content(v: ListedVersion, enc: Callable[[str], str], owner: dict[str, str] | None) -> dict[str, Any]:
     entry: dict[str, Any] = {"Key": enc(v.key), "LastModified": v.last_modified_us, "ETag": f'"{v.etag}"',
                              "Size": v.size, "StorageClass": v.storage_class}
     if v.checksum:
@@ -146,7 +146,7 @@ async def list_object_versions(svc: S3Service, req: S3Request) -> S3Response:
     return S3Response(out, raw_body=_versions_body(out, entries))
 
 
-def _version_entry(v: ObjectVersion, enc: Callable[[str], str],
+def _version_entry(v: ListedVersion, enc: Callable[[str], str],
                    owner: dict[str, str]) -> tuple[bool, dict[str, Any]]:
     """(is delete marker, the entry's members)."""
     base: dict[str, Any] = {"Key": enc(v.key), "VersionId": v.version_id, "IsLatest": v.is_latest,

@@ -7,8 +7,8 @@ import sqlite3
 from typing import Any
 
 from ...protocol.errors import AWSError
-from ..model import (VERSIONING_ENABLED, BlobSegment, Bucket, ListPage, MultipartUpload, ObjectVersion,
-                     UploadPart)
+from ..model import (VERSIONING_ENABLED, BlobSegment, Bucket, ListedVersion, ListPage, MultipartUpload,
+                     ObjectVersion, UploadPart)
 from ..store import LatestCheck
 from .engine import SqliteEngine
 from .schema import REGION_SCHEMA
@@ -67,11 +67,9 @@ def _listing_checksum(raw: str) -> dict[str, str]:
     return found
 
 
-def _list_row(bucket_id: int, r: tuple[Any, ...]) -> ObjectVersion:
-    return ObjectVersion(
-        bucket_id=bucket_id, key=r[0].decode("utf-8"), vid=r[1], null_version=bool(r[2]), is_latest=bool(r[3]),
-        delete_marker=bool(r[4]), last_modified_us=r[5], size=r[6], etag=r[7], owner=r[8], storage_class=r[9],
-        checksum=_listing_checksum(r[10]))
+def _list_row(r: tuple[Any, ...]) -> ListedVersion:
+    return ListedVersion(r[0].decode("utf-8"), r[1], r[2] == 1, r[3] == 1, r[4] == 1, r[5], r[6], r[7], r[8], r[9],
+                         _listing_checksum(r[10]))
 
 
 def _version_values(v: ObjectVersion) -> tuple[Any, ...]:
@@ -354,7 +352,7 @@ def _list(c: sqlite3.Connection, bucket_id: int, prefix: str, delimiter: str, ma
     pb = _kb(prefix)
     upper = _prefix_upper(pb)
     db = _kb(delimiter) if delimiter else b""
-    out: list[ObjectVersion] = []
+    out: list[ListedVersion] = []
     prefixes: list[str] = []
     count = 0
     if all_versions:
@@ -420,7 +418,7 @@ def _list(c: sqlite3.Connection, bucket_id: int, prefix: str, delimiter: str, ma
             if count >= max_keys:
                 truncated = True
                 break
-            out.append(_list_row(bucket_id, r))
+            out.append(_list_row(r))
             count += 1
             last_key, last_vid = kbytes, r[1]
         if truncated or (not rows):
