@@ -8,6 +8,7 @@ result comes back with one `call_soon_threadsafe`.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import queue
 import threading
 from typing import Any, Callable, TypeVar
@@ -27,17 +28,14 @@ def resolve_future(fut: asyncio.Future[Any], result: Any, exc: BaseException | N
 
 
 class ThreadPool:
-    def __init__(self, threads: int, name: str, initializer: Callable[[], None] | None = None) -> None:
+    def __init__(self, threads: int, name: str) -> None:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._initializer = initializer
         self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
                          for i in range(threads)]
         for t in self._threads:
             t.start()
 
     def _work(self) -> None:
-        if self._initializer is not None:
-            self._initializer()
         get = self._queue.get
         while True:
             item = get()
@@ -45,11 +43,15 @@ class ThreadPool:
                 return
             fn, args, fut, loop = item
             try:
-                result = fn(*args)
-            except BaseException as exc:  # noqa: BLE001 - delivered to the awaiting coroutine
-                loop.call_soon_threadsafe(resolve_future, fut, None, exc)
+                result, exc = fn(*args), None
+            except BaseException as e:  # noqa: BLE001 - delivered to the waiting caller
+                result, exc = None, e
+            if loop is not None:
+                loop.call_soon_threadsafe(resolve_future, fut, result, exc)
+            elif exc is None:  # run_sync: a concurrent.futures.Future, completed from this thread
+                fut.set_result(result)
             else:
-                loop.call_soon_threadsafe(resolve_future, fut, result, None)
+                fut.set_exception(exc)
 
     def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """Runs `fn(*args)` on a pool thread; await the returned future."""
@@ -60,22 +62,9 @@ class ThreadPool:
 
     def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """For code outside the event loop (startup, maintenance)."""
-        done = threading.Event()
-        box: list[Any] = []
-
-        def call() -> None:
-            try:
-                box.append((fn(*args), None))
-            except BaseException as exc:  # noqa: BLE001
-                box.append((None, exc))
-            finally:
-                done.set()
-        self._queue.put((lambda: call(), (), _NullFuture(), _NullLoop()))
-        done.wait()
-        result, exc = box[0]
-        if exc is not None:
-            raise exc
-        return result  # type: ignore[no-any-return]
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put((fn, args, fut, None))
+        return fut.result()
 
     def shutdown(self) -> None:
         for _ in self._threads:
@@ -83,12 +72,3 @@ class ThreadPool:
         for t in self._threads:
             t.join(timeout=10)
 
-
-class _NullFuture:
-    def cancelled(self) -> bool:
-        return True
-
-
-class _NullLoop:
-    def call_soon_threadsafe(self, *args: Any) -> None:
-        pass

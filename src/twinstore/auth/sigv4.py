@@ -91,7 +91,6 @@ class SignedRequest:
     key: bytes
     payload_hash: str
     presigned: bool
-    deferred: bool = False  # signature still to be checked against the body (non-S3 services)
 
 
 @dataclass(slots=True)
@@ -133,8 +132,7 @@ def _parse_scope(credential: str, error_code: str) -> tuple[str, str, str, str]:
 
 
 def _check_service(service: str, expected_service: str, error_code: str) -> None:
-    """A signature scoped to another service is not valid here; without this check a non-S3 scope would take
-    the deferred-verification path and never have its signature checked."""
+    """A signature scoped to another service is not valid at this endpoint."""
     if service != expected_service:
         raise AWSError(error_code, f"The authorization header is malformed; incorrect service '{service}'. "
                                    f"This endpoint belongs to '{expected_service}'.")
@@ -159,9 +157,8 @@ def verify_header(req: RequestToVerify, lookup: CredentialLookup, now_us: int,
                   region_ok: Callable[[str], str | None], expected_service: str = "s3") -> SignedRequest:
     """Verifies an `Authorization: AWS4-HMAC-SHA256 ...` request.
 
-    `region_ok(region)` returns None when the signing region is acceptable, else the region to expect.
-    `expected_service` is the service of the endpoint; non-S3 endpoints verify the payload hash later
-    (`verify_body_signature`).
+    `region_ok(region)` returns None when the signing region is acceptable, else the region to expect;
+    `expected_service` is the service the endpoint serves.
     """
     auth = req.headers.get("authorization", "")
     if not auth.startswith(ALGORITHM + " "):
@@ -196,34 +193,17 @@ def verify_header(req: RequestToVerify, lookup: CredentialLookup, now_us: int,
         raise AWSError("InvalidAccessKeyId", AWSAccessKeyId=akid)
     payload_hash = req.headers.get("x-amz-content-sha256")
     if payload_hash is None:
-        if service == "s3":
-            raise AWSError("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
-        payload_hash = ""  # other services: the hash is computed over the body by the caller
-    elif service == "s3":
-        _check_payload_hash(payload_hash)
+        raise AWSError("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
+    _check_payload_hash(payload_hash)
     key = signing_key(cred.secret_access_key, date, region, service)
     scope = f"{date}/{region}/{service}/aws4_request"
     sh_list = signed_headers.split(";")
     if "host" not in sh_list:
         raise AWSError("AuthorizationHeaderMalformed", "The authorization header is malformed; "
                                                        "'host' must be a signed header.")
-    deferred = service != "s3" and payload_hash == ""
-    if not deferred:
-        _check_signature(req, cred, key, amz_date, scope, sh_list, payload_hash, canonical_query(req.raw_query),
-                         provided)
-    return SignedRequest(cred, region, service, amz_date, scope, provided, key, payload_hash, False, deferred)
-
-
-def verify_body_signature(req: RequestToVerify, signed: SignedRequest, body: bytes) -> None:
-    """For non-S3 services, whose payload hash is not sent in a header: verify once the body is known."""
-    auth = req.headers.get("authorization", "")
-    fields = dict(item.strip().partition("=")[::2] for item in auth[len(ALGORITHM) + 1:].split(","))
-    payload_hash = hashlib.sha256(body).hexdigest()
-    _check_signature(req, signed.credential, signed.key, signed.amz_date, signed.scope,
-                     fields["SignedHeaders"].split(";"), payload_hash, canonical_query(req.raw_query),
-                     signed.signature)
-    signed.payload_hash = payload_hash
-    signed.deferred = False
+    _check_signature(req, cred, key, amz_date, scope, sh_list, payload_hash, canonical_query(req.raw_query),
+                     provided)
+    return SignedRequest(cred, region, service, amz_date, scope, provided, key, payload_hash, False)
 
 
 def verify_presigned(req: RequestToVerify, query: Mapping[str, str], lookup: CredentialLookup, now_us: int,

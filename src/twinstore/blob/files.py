@@ -151,9 +151,6 @@ class BlobStore:
         with open(self.path_of(blob_id), "rb", buffering=0) as f:
             return os.pread(f.fileno(), length, offset)
 
-    async def read_range(self, blob_id: str, offset: int, length: int) -> bytes:
-        return await self.pool.run(self._read_sync, blob_id, offset, length)
-
     async def stream(self, blob_id: str, offset: int, length: int,
                      chunk: int = READ_CHUNK) -> AsyncIterator[bytes]:
         """Yields `length` bytes from `offset`, one read ahead so disk and network overlap."""

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
 import random
 from typing import Any, Awaitable, Callable
 from urllib.parse import unquote, unquote_plus
@@ -27,6 +26,7 @@ from ..protocol.routing import consumed_query, route, subresources
 from ..protocol.timefmt import now_us
 from ..protocol.xml_out import ResponseSerializer
 from ..s3 import buckets, listing, multipart, objects, read  # noqa: F401  (registers handlers)
+from ..s3.checksums import new_checksum
 from ..s3.http import S3Request, S3Response
 from ..s3.ingest import content_md5
 from ..s3.service import HANDLERS, S3Service
@@ -41,8 +41,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_CONFIG_BODY = 1 << 20
 ANONYMOUS = Principal(account_id="", arn="*", type="Anonymous")
-_PRESIGN_KEYS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-Expires",
-                 "X-Amz-SignedHeaders", "X-Amz-Security-Token")
 _CHECKSUM_HEADERS = ("x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme",
                      "x-amz-checksum-sha1", "x-amz-checksum-sha256")
 _STREAMED_OPS = {"PutObject", "UploadPart"}
@@ -143,10 +141,10 @@ class TwinstoreApp:
             target = "object" if key is not None else "bucket" if bucket else "service"
             operation = route(method, target, query, headers)
             if operation is None or operation not in HANDLERS:
-                raise _not_implemented(method, query)
+                raise _not_implemented()
             leftover = [q for q in query if q in subresources() and q not in consumed_query(operation)]
             if leftover:
-                raise _not_implemented(method, query)
+                raise _not_implemented()
             if signed is not None and signed.region != self.region:
                 if await self.forward_to_region(signed.region, bucket, scope, receive, send, headers):
                     return
@@ -319,7 +317,7 @@ def _address(path: str) -> tuple[str | None, str | None]:
     return bucket, key
 
 
-def _not_implemented(method: str, query: dict[str, str]) -> AWSError:
+def _not_implemented() -> AWSError:
     return AWSError("NotImplemented", "A header or query you provided implies functionality that is not "
                                       "implemented")
 
@@ -329,7 +327,6 @@ def _verify_small_body(operation: str, headers: dict[str, str], raw: bytes) -> N
     md5 = content_md5(headers)
     if md5 is not None and hashlib.md5(raw).digest() != md5:
         raise AWSError("BadDigest")
-    from ..s3.checksums import new_checksum
     present = False
     for h in _CHECKSUM_HEADERS:
         v = headers.get(h)

@@ -52,7 +52,8 @@ class XmlWriterCompiler:
 
     def __init__(self) -> None:
         self._writers: dict[str, Writer] = {}
-        self._ns: dict[str, Any] = {"esc": esc, "esc_attr": esc_attr, "fmt_ts": fmt_ts, "fmt_bool": fmt_bool, "W": self._writers}
+        self._ns: dict[str, Any] = {"esc": esc, "esc_attr": esc_attr, "fmt_ts": fmt_ts, "fmt_bool": fmt_bool,
+                                    "W": self._writers}
 
     def writer(self, shape: StructureShape) -> Writer:
         fn = self._writers.get(shape.name)
@@ -139,6 +140,11 @@ class XmlWriterCompiler:
 _COMPILER = XmlWriterCompiler()
 
 
+def writer_for(shape: StructureShape) -> Writer:
+    """The compiled writer of a structure shape (shared cache)."""
+    return _COMPILER.writer(shape)
+
+
 def _header_formatter(shape: Shape) -> Callable[[Any], str]:
     t = shape.type_name
     if t == "timestamp":
@@ -199,7 +205,9 @@ class ResponseSerializer:
                 headers.append((prefix + k, v))
         return headers
 
-    def body(self, output: dict[str, Any]) -> bytes | None:
+    def body(self, output: dict[str, Any], extra_children: list[str] | None = None) -> bytes | None:
+        """`extra_children`: XML fragments appended inside the root element, for the rare response whose
+        element order the model cannot express (ListObjectVersions interleaves two lists)."""
         if self.payload_kind == "xml":
             assert self.body_writer is not None
             value = output.get(self.payload_member) if self.payload_member else output
@@ -207,6 +215,8 @@ class ResponseSerializer:
                 return None
             parts: list[str] = [XML_DECL, f'<{self.root} xmlns="{S3_NS}">']
             self.body_writer(value, parts.append)
+            if extra_children:
+                parts.extend(extra_children)
             parts.append(f"</{self.root}>")
             return "".join(parts).encode()
         if self.payload_kind == "raw" and self.payload_member:

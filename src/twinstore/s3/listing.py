@@ -11,7 +11,7 @@ from urllib.parse import quote
 from ..meta.model import ListedVersion
 from ..protocol.errors import AWSError
 from ..protocol.model import operation
-from ..protocol.xml_out import ResponseSerializer, XmlWriterCompiler
+from ..protocol.xml_out import ResponseSerializer, writer_for
 from .http import S3Request, S3Response
 from .service import S3Service, handles
 
@@ -164,9 +164,8 @@ def _version_entry(v: ListedVersion, enc: Callable[[str], str],
 def _versions_writers() -> tuple[ResponseSerializer, Any, Any]:
     op = operation("s3", "ListObjectVersions")
     shape = op.output_shape
-    compiler = XmlWriterCompiler()
-    return (ResponseSerializer(op, "ListVersionsResult"), compiler.writer(shape.members["Versions"].member),
-            compiler.writer(shape.members["DeleteMarkers"].member))
+    return (ResponseSerializer(op, "ListVersionsResult"), writer_for(shape.members["Versions"].member),
+            writer_for(shape.members["DeleteMarkers"].member))
 
 
 def _versions_body(out: dict[str, Any], entries: list[tuple[bool, dict[str, Any]]]) -> bytes:
@@ -179,6 +178,4 @@ def _versions_body(out: dict[str, Any], entries: list[tuple[bool, dict[str, Any]
         parts.append(f"<{tag}>")
         (marker_writer if is_marker else version_writer)(entry, parts.append)
         parts.append(f"</{tag}>")
-    body = serializer.body(out) or b""
-    head, sep, tail = body.rpartition(b"</ListVersionsResult>")
-    return head + "".join(parts).encode() + sep + tail
+    return serializer.body(out, parts) or b""

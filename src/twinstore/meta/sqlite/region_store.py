@@ -14,9 +14,10 @@ from .engine import SqliteEngine
 from .schema import REGION_SCHEMA
 
 _V_COLS = ("bucket_id, key, vid, null_version, is_latest, delete_marker, last_modified_us, size, etag, owner, "
-           "storage_class, checksum, headers, user_meta, segments, part_sizes, tags, extra, inline_data")
+           "storage_class, checksum, headers, user_meta, segments, part_sizes, tags, extra, inline_data, "
+           "checksum_kind")
 _LIST_COLS = "key, vid, null_version, is_latest, delete_marker, last_modified_us, size, etag, owner, " \
-             "storage_class, checksum"
+             "storage_class, checksum_kind"
 
 _dumps = json.dumps
 _loads = json.loads
@@ -46,24 +47,19 @@ def _row_to_version(r: tuple[Any, ...]) -> ObjectVersion:
         extra=_loads(r[17]), inline=r[18])
 
 
-_checksum_cache: dict[tuple[str, str], dict[str, str]] = {}
+def _checksum_kind(checksum: dict[str, str]) -> str:
+    return f"{checksum['algorithm']}:{checksum.get('type', 'FULL_OBJECT')}" if checksum else ""
 
 
-def _listing_checksum(raw: str) -> dict[str, str]:
-    """A listing shows only a checksum's algorithm and type: read those two without parsing the JSON
-    (the same few combinations recur across a listing, so the result is shared)."""
-    if raw == "{}":
-        return {}
-    a = raw.find('"algorithm": "')
-    t = raw.find('"type": "')
-    if a < 0:
-        return {k: v for k, v in _loads(raw).items() if k != "value"}
-    algo = raw[a + 14: raw.index('"', a + 14)]
-    ctype = raw[t + 9: raw.index('"', t + 9)] if t >= 0 else "FULL_OBJECT"
-    ck = (algo, ctype)
-    found = _checksum_cache.get(ck)
+_kinds: dict[str, dict[str, str]] = {}
+
+
+def _listing_checksum(kind: str) -> dict[str, str]:
+    """The algorithm and type a listing shows; the few distinct kinds are parsed once and shared."""
+    found = _kinds.get(kind)
     if found is None:
-        found = _checksum_cache[ck] = {"algorithm": algo, "type": ctype}
+        algo, _, ctype = kind.partition(":")
+        found = _kinds[kind] = {"algorithm": algo, "type": ctype} if kind else {}
     return found
 
 
@@ -76,7 +72,7 @@ def _version_values(v: ObjectVersion) -> tuple[Any, ...]:
     return (v.bucket_id, _kb(v.key), v.vid, int(v.null_version), int(v.is_latest), int(v.delete_marker),
             v.last_modified_us, v.size, v.etag, v.owner, v.storage_class, _dumps(v.checksum), _dumps(v.headers),
             _dumps(v.user_meta), _dumps([[s.blob_id, s.size] for s in v.segments]), _dumps(v.part_sizes),
-            _dumps(v.tags), _dumps(v.extra), v.inline)
+            _dumps(v.tags), _dumps(v.extra), v.inline, _checksum_kind(v.checksum))
 
 
 def _segments(raw: str) -> list[BlobSegment]:
@@ -108,7 +104,7 @@ def _insert_version(conn: sqlite3.Connection, v: ObjectVersion, versioning: str)
             freed.extend(_segments(seg))
         conn.execute("DELETE FROM versions WHERE bucket_id=? AND key=? AND null_version=1", (v.bucket_id, key))
     v.is_latest = False
-    conn.execute(f"INSERT INTO versions({_V_COLS}) VALUES ({','.join('?' * 19)})", _version_values(v))
+    conn.execute(f"INSERT INTO versions({_V_COLS}) VALUES ({','.join('?' * 20)})", _version_values(v))
     _fix_latest(conn, v.bucket_id, key)
     row = conn.execute("SELECT is_latest FROM versions WHERE bucket_id=? AND key=? AND vid=?",
                        (v.bucket_id, key, v.vid)).fetchone()

@@ -10,13 +10,14 @@ CREATE TABLE IF NOT EXISTS versions(
   size INTEGER NOT NULL, etag TEXT NOT NULL, owner TEXT NOT NULL, storage_class TEXT NOT NULL,
   checksum TEXT NOT NULL, headers TEXT NOT NULL, user_meta TEXT NOT NULL, segments TEXT NOT NULL,
   part_sizes TEXT NOT NULL, tags TEXT NOT NULL, extra TEXT NOT NULL, inline_data BLOB,
+  checksum_kind TEXT NOT NULL,  -- '<algorithm>:<type>' or '': what listings show, without parsing JSON
   PRIMARY KEY(bucket_id, key, vid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS versions_current ON versions(bucket_id, key) WHERE is_latest=1 AND delete_marker=0;
 CREATE TABLE IF NOT EXISTS uploads(
   upload_id TEXT PRIMARY KEY, bucket_id INTEGER NOT NULL, key BLOB NOT NULL, initiated_us INTEGER NOT NULL,
   owner TEXT NOT NULL, headers TEXT NOT NULL, user_meta TEXT NOT NULL, tags TEXT NOT NULL,
   checksum_algorithm TEXT NOT NULL, storage_class TEXT NOT NULL, extra TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads(bucket_id, key, initiated_us);
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads(bucket_id, key, upload_id);
 CREATE TABLE IF NOT EXISTS parts(
   upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, blob_id TEXT NOT NULL, size INTEGER NOT NULL,
   etag TEXT NOT NULL, last_modified_us INTEGER NOT NULL, checksum TEXT NOT NULL,
