@@ -22,6 +22,10 @@ from .edge.proxy import RegionProxy
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
 from .s3.service import S3Service
+from .stacks.clients import ClientFactory
+from .stacks.engine import StackEngine
+from .stacks.service import CloudFormationService, to_thread_fetch
+from .stacks.store import StackStore
 
 log = logging.getLogger("twinstore.region")
 
@@ -55,6 +59,11 @@ class Region:
         self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
                             endpoint=cfg.endpoint)
         self.proxy = RegionProxy()
+        # CloudFormation: providers call this deployment's own APIs, signed with the root credentials
+        self.clients = ClientFactory(lambda region: cfg.endpoint, self.root.access_key_id,
+                                     self.root.secret_access_key)
+        self.stack_store = StackStore(os.path.join(cfg.region_dir, "stacks.db"))
+        self.stacks = StackEngine(cfg.name, self.root.account_id, self.stack_store, self.clients)
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
         self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root), lambda: self._regions, self.proxy,
@@ -63,6 +72,9 @@ class Region:
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
         services: dict[str, ApiService] = {}
+        services["cloudformation"] = CloudFormationService(
+            self.cfg.name, self.root.account_id, self.stack_store, self.stacks,
+            lambda bucket, key: to_thread_fetch(lambda: self.clients.client("s3", self.cfg.name), bucket, key))
         return services
 
     async def start(self) -> None:
@@ -73,6 +85,7 @@ class Region:
         await self.global_store.set_region_endpoint(self.cfg.name, self.cfg.endpoint)
         self._regions = set(await self.global_store.region_endpoints())
         self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_regions())
+        await self.stacks.start()
 
     async def reconcile_namespace(self) -> None:
         """Finishes or undoes bucket creations/deletions a crash interrupted between the two stores."""
@@ -95,6 +108,8 @@ class Region:
     async def stop(self) -> None:
         if self._refresh_task:
             self._refresh_task.cancel()
+        await self.stacks.stop()
+        self.stack_store.close()
         await self.proxy.close()
         await self.store.close()
         await self.global_store.close()
