@@ -110,10 +110,13 @@ class StackEngine:
                      json.dumps(properties) if properties is not None else None, stack.client_token)
 
     async def _stack_status(self, stack: Stack, status: str, reason: str, deleted: bool = False,
-                            retain: list[str] | None = None) -> None:
-        stack.status, stack.reason = status, reason
-        await self.store.set_stack_status(stack.id, status, reason, self._event(
-            stack, stack.name, stack.id, STACK_TYPE, status, reason), deleted=deleted, retain=retain)
+                            retain: list[str] | None = None, keep_reason: bool = False) -> None:
+        """`keep_reason`: the stack keeps showing its previous reason (why a rollback happened)."""
+        event = self._event(stack, stack.name, stack.id, STACK_TYPE, status, reason)
+        stack.status = status
+        if not keep_reason:
+            stack.reason = reason
+        await self.store.set_stack_status(stack.id, status, stack.reason, event, deleted=deleted, retain=retain)
 
     async def _resource(self, stack: Stack, r: Resource, reason: str = "", event: bool = True) -> None:
         r.reason = reason
@@ -169,10 +172,8 @@ class StackEngine:
                 state[lid] = "done" if ok else "failed"
                 if not ok:
                     failed.append(lid)
-        if imported:
-            await self.store.record_imports(stack.id, sorted(imported))
         if not failed:
-            reason = await self._finish_create(stack, template, ctx)
+            reason = await self._finish_create(stack, template, ctx, imported)
             if reason is None:
                 await self._after_create(stack)
                 return
@@ -181,7 +182,7 @@ class StackEngine:
             failure = f"The following resource(s) failed to create: [{', '.join(sorted(failed))}]. "
         await self._fail_create(stack, failure)
 
-    async def _finish_create(self, stack: Stack, template: Template, ctx: Context) -> str | None:
+    async def _finish_create(self, stack: Stack, template: Template, ctx: Context, imported: set[str]) -> str | None:
         """Outputs and exports, then CREATE_COMPLETE; the failure reason instead if they cannot be made."""
         try:
             outputs = template.outputs_for(ctx)
@@ -189,9 +190,11 @@ class StackEngine:
             return e.message
         exports = {o["ExportName"]: o["OutputValue"] for o in outputs if "ExportName" in o}
         event = self._event(stack, stack.name, stack.id, STACK_TYPE, "CREATE_COMPLETE", None)
-        conflict = await self.store.complete_create(stack.id, outputs, exports, event)
+        conflict = await self.store.complete_create(stack.id, outputs, exports, sorted(imported), event)
+        if conflict is not None and conflict.startswith("!"):
+            return f"No export named {conflict[1:]} found. "
         if conflict is not None:
-            return f"Export with name {conflict} is already exported by another stack"
+            return f"Export with name {conflict} is already exported by another stack. "
         stack.status, stack.outputs = "CREATE_COMPLETE", outputs
         return None
 
@@ -279,7 +282,7 @@ class StackEngine:
             await self._stack_status(stack, "ROLLBACK_FAILED", f"The following resource(s) failed to delete: "
                                                                f"[{', '.join(sorted(failed))}]. ")
             return
-        await self._stack_status(stack, "ROLLBACK_COMPLETE", "")
+        await self._stack_status(stack, "ROLLBACK_COMPLETE", "", keep_reason=True)
         if stack.on_failure == "DELETE":
             await self._stack_status(stack, "DELETE_IN_PROGRESS", USER_INITIATED)
             await self._delete(stack, [])

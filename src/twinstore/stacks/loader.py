@@ -58,9 +58,9 @@ class TemplateLoader(yaml.SafeLoader):
         self.flatten_mapping(node)
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, str):
-                key = str(key).lower() if isinstance(key, bool) else str(key)
+            # a plain scalar key is its text (`Yes:` names "Yes", not True)
+            key = key_node.value if isinstance(key_node, nodes.ScalarNode) else \
+                str(self.construct_object(key_node, deep=True))
             if key in out:
                 mark = key_node.start_mark
                 raise template_format(f"YAML not well-formed. Duplicate key '{key}' "

@@ -159,12 +159,17 @@ class StackStore:
         await self.db.write(op)
 
     async def complete_create(self, stack_id: str, outputs: list[dict[str, str]], exports: dict[str, str],
-                              event: Event) -> str | None:
-        """Records outputs and exports and CREATE_COMPLETE; returns a conflicting export name instead."""
+                              imports: list[str], event: Event) -> str | None:
+        """Records outputs, exports, the imports it uses and CREATE_COMPLETE, in one transaction; returns a
+        conflicting export name instead (or an import that vanished, prefixed with '!')."""
         def op(c: sqlite3.Connection) -> str | None:
             for name in exports:
                 if c.execute("SELECT 1 FROM exports WHERE name=?", (name,)).fetchone():
                     return name
+            for name in imports:
+                if not c.execute("SELECT 1 FROM exports WHERE name=?", (name,)).fetchone():
+                    return "!" + name
+                c.execute("INSERT OR IGNORE INTO imports(stack_id, export_name) VALUES (?,?)", (stack_id, name))
             for name, value in exports.items():
                 c.execute("INSERT INTO exports(name, value, stack_id) VALUES (?,?,?)", (name, value, stack_id))
             c.execute("UPDATE stacks SET status=?, reason='', outputs=?, updated_us=? WHERE id=?",
@@ -228,16 +233,6 @@ class StackStore:
     async def exports(self) -> list[tuple[str, str, str]]:
         return await self.db.read(lambda c: c.execute(
             "SELECT name, value, stack_id FROM exports ORDER BY name").fetchall())
-
-    def export_value_sync(self, name: str) -> str | None:
-        row = self.db.read_sync(lambda c: c.execute("SELECT value FROM exports WHERE name=?", (name,)).fetchone())
-        return row[0] if row else None
-
-    async def record_imports(self, stack_id: str, names: list[str]) -> None:
-        def op(c: sqlite3.Connection) -> None:
-            for n in names:
-                c.execute("INSERT OR IGNORE INTO imports(stack_id, export_name) VALUES (?,?)", (stack_id, n))
-        await self.db.write(op)
 
     async def importers(self, stack_id: str) -> list[tuple[str, str]]:
         """(export name, importing stack name) for this stack's exports that other live stacks import."""
