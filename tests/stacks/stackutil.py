@@ -60,9 +60,9 @@ def deploy(cf: Any, body: str, params: dict[str, str] | None = None, name: str |
            **kwargs: Any) -> dict[str, Any]:
     """Creates a stack and waits for it to settle; returns the described stack."""
     name = name or unique()
-    cf.create_stack(StackName=name, TemplateBody=body, Parameters=[
-        {"ParameterKey": k, "ParameterValue": v} for k, v in (params or {}).items()], **kwargs)
-    return wait_settled(cf, name)
+    stack_id = cf.create_stack(StackName=name, TemplateBody=body, Parameters=[
+        {"ParameterKey": k, "ParameterValue": v} for k, v in (params or {}).items()], **kwargs)["StackId"]
+    return wait_settled(cf, stack_id)
 
 
 def delete(cf: Any, stack_id: str, **kwargs: Any) -> dict[str, Any]:
