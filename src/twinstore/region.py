@@ -85,7 +85,7 @@ class Region:
         await self.global_store.set_region_endpoint(self.cfg.name, self.cfg.endpoint)
         self._regions = set(await self.global_store.region_endpoints())
         self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_regions())
-        await self.stacks.start()
+        await self.stacks.start(self._serving)
 
     async def reconcile_namespace(self) -> None:
         """Finishes or undoes bucket creations/deletions a crash interrupted between the two stores."""
@@ -104,6 +104,17 @@ class Region:
                 self._regions = set(await self.global_store.region_endpoints())
             except Exception:  # noqa: BLE001 - keep the last known set
                 log.exception("could not refresh region list")
+
+    async def _serving(self) -> None:
+        """Returns once this region's endpoint accepts connections (uvicorn listens after startup)."""
+        for _ in range(600):
+            try:
+                _, writer = await asyncio.open_connection(self.cfg.host if self.cfg.host != "0.0.0.0" else
+                                                          "127.0.0.1", self.cfg.port)
+                writer.close()
+                return
+            except OSError:
+                await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
         if self._refresh_task:

@@ -9,7 +9,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
@@ -46,19 +46,32 @@ class StackEngine:
         self._pending_delete: dict[str, list[str]] = {}
 
     # ---- lifecycle of the engine --------------------------------------------------------------------------
-    async def start(self) -> None:
-        """Carries on every operation a previous run of this region left in progress."""
+    async def start(self, serving: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Carries on every operation a previous run of this region left in progress, once `serving` says the
+        region's endpoint accepts requests (the providers call it)."""
         for stack in await self.store.in_progress():
             log.info("resuming stack %s (%s)", stack.name, stack.status)
-            if stack.status == "CREATE_IN_PROGRESS":
-                self._spawn(stack.id, self._resume_create(stack))
-            elif stack.status == "ROLLBACK_IN_PROGRESS":
-                self._spawn(stack.id, self._rollback(stack, []))
-            elif stack.status == "DELETE_IN_PROGRESS":
-                self._spawn(stack.id, self._delete(stack, stack.retain))
-            else:  # a status this engine never sets (UPDATE_*): settle it rather than leave it in progress
-                await self._stack_status(stack, stack.status.replace("_IN_PROGRESS", "_FAILED"),
-                                         "Operation interrupted by a region restart")
+            self._spawn(stack.id, self._resume(stack, serving))
+
+    async def _resume(self, stack: Stack, serving: Callable[[], Awaitable[None]] | None) -> None:
+        if serving is not None:
+            await serving()
+        try:
+            await self._resume_operation(stack)
+        except Exception as e:  # noqa: BLE001 - never leave a stack in progress
+            log.exception("resuming stack %s failed", stack.name)
+            await self._stack_status(stack, stack.status.replace("_IN_PROGRESS", "_FAILED"), f"Internal failure: {e}")
+
+    async def _resume_operation(self, stack: Stack) -> None:
+        if stack.status == "CREATE_IN_PROGRESS":
+            await self._resume_create(stack)
+        elif stack.status == "ROLLBACK_IN_PROGRESS":
+            await self._rollback(stack, [])
+        elif stack.status == "DELETE_IN_PROGRESS":
+            await self._delete(stack, stack.retain)
+        else:  # a status this engine never sets (UPDATE_*): settle it rather than leave it in progress
+            await self._stack_status(stack, stack.status.replace("_IN_PROGRESS", "_FAILED"),
+                                     "Operation interrupted by a region restart")
 
     async def stop(self) -> None:
         for t in list(self._tasks.values()):
@@ -237,7 +250,12 @@ class StackEngine:
             asyncio.run_coroutine_threadsafe(
                 self._resource(stack, r, "Resource creation Initiated"), loop).result(timeout=120)
 
+        def planned(physical_id: str) -> None:
+            r.planned_id, r.planned_us = physical_id, now_us()
+            asyncio.run_coroutine_threadsafe(self._resource(stack, r, event=False), loop).result(timeout=120)
+
         pctx = self._provider_context(stack, rdef.logical_id, initiated)
+        pctx.planned = planned
         try:
             physical_id, attrs = await loop.run_in_executor(self._pool, provider.create, pctx, r.properties)
         except ProviderError as e:
@@ -268,12 +286,27 @@ class StackEngine:
         failed = []
         for r in await self.store.resources(stack.id):
             if r.status == "CREATE_IN_PROGRESS":
+                if r.physical_id is None and r.planned_id is not None:
+                    r.physical_id = await self._made_before_restart(stack, r)
                 r.status = "CREATE_FAILED"
                 await self._resource(stack, r, INTERRUPTED)
                 failed.append(r.logical_id)
         reason = (f"The following resource(s) failed to create: [{', '.join(sorted(failed))}]. " if failed
                   else "Stack creation interrupted by a region restart. ")
         await self._fail_create(stack, reason)
+
+    async def _made_before_restart(self, stack: Stack, r: Resource) -> str | None:
+        """The planned name, if the interrupted creation made that resource (so rollback deletes it)."""
+        check = getattr(PROVIDERS.get(r.type), "created_since", None)
+        if check is None or r.planned_id is None or r.planned_us is None:
+            return None
+        pctx = self._provider_context(stack, r.logical_id, lambda _: None)
+        try:
+            made = await asyncio.get_running_loop().run_in_executor(self._pool, check, pctx, r.planned_id,
+                                                                    r.planned_us)
+        except ProviderError:
+            return None
+        return r.planned_id if made else None
 
     # ---- rollback and delete ------------------------------------------------------------------------------
     async def _rollback(self, stack: Stack, retain: list[str]) -> None:

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS resources (
   stack_id TEXT NOT NULL, logical_id TEXT NOT NULL, type TEXT NOT NULL, physical_id TEXT,
   status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', properties TEXT NOT NULL DEFAULT '{}',
   attrs TEXT NOT NULL DEFAULT '{}', deletion_policy TEXT NOT NULL DEFAULT 'Delete', updated_us INTEGER NOT NULL,
+  planned_id TEXT, planned_us INTEGER,
   PRIMARY KEY (stack_id, logical_id)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -78,6 +79,8 @@ class Resource:
     properties: dict[str, Any] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
     deletion_policy: str = "Delete"
+    planned_id: str | None = None  # the name a creation is about to use, recorded before the call
+    planned_us: int | None = None
 
 
 @dataclass
@@ -96,7 +99,8 @@ class Event:
 
 _STACK_COLS = ("id, name, status, reason, template, description, parameters, no_echo, capabilities, tags, "
                "on_failure, created_us, updated_us, deleted_us, outputs, retain, client_token")
-_RES_COLS = "stack_id, logical_id, type, physical_id, status, reason, properties, attrs, deletion_policy, updated_us"
+_RES_COLS = ("stack_id, logical_id, type, physical_id, status, reason, properties, attrs, deletion_policy, updated_us, "
+             "planned_id, planned_us")
 _EV_COLS = "stack_id, event_id, logical_id, physical_id, type, ts_us, status, reason, properties, client_token"
 
 
@@ -109,7 +113,8 @@ def _stack(r: tuple[Any, ...]) -> Stack:
 
 def _resource(r: tuple[Any, ...]) -> Resource:
     return Resource(stack_id=r[0], logical_id=r[1], type=r[2], physical_id=r[3], status=r[4], reason=r[5],
-                    properties=json.loads(r[6]), attrs=json.loads(r[7]), deletion_policy=r[8], updated_us=r[9])
+                    properties=json.loads(r[6]), attrs=json.loads(r[7]), deletion_policy=r[8], updated_us=r[9],
+                    planned_id=r[10], planned_us=r[11])
 
 
 def _event(r: tuple[Any, ...]) -> Event:
@@ -203,9 +208,9 @@ class StackStore:
     # ---- resources and events -----------------------------------------------------------------------------
     async def put_resource(self, r: Resource, event: Event | None) -> None:
         def op(c: sqlite3.Connection) -> None:
-            c.execute(f"INSERT OR REPLACE INTO resources({_RES_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)", (
+            c.execute(f"INSERT OR REPLACE INTO resources({_RES_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", (
                 r.stack_id, r.logical_id, r.type, r.physical_id, r.status, r.reason, json.dumps(r.properties),
-                json.dumps(r.attrs), r.deletion_policy, r.updated_us))
+                json.dumps(r.attrs), r.deletion_policy, r.updated_us, r.planned_id, r.planned_us))
             if event is not None:
                 _insert_event(c, event)
         await self.db.write(op)

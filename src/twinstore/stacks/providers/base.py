@@ -50,6 +50,7 @@ class ProviderContext:
     logical_id: str
     client: Callable[[str], Any]  # botocore service name -> client for this stack's region
     initiated: Callable[[str], None]  # reports the physical id once the resource exists
+    planned: Callable[[str], None] = lambda _: None  # records the name a creation is about to use
 
     def generated_name(self, max_len: int, lower: bool = False) -> str:
         """`<StackName>-<LogicalId>-<RANDOM>`, truncated to `max_len`, as CloudFormation names resources."""
@@ -70,6 +71,10 @@ class Provider(Protocol):
     def delete(self, ctx: ProviderContext, physical_id: str, props: dict[str, Any], attrs: dict[str, Any]) -> None:
         """Deletes the resource; a resource that is already gone is not an error."""
         ...
+
+    # Optional: `created_since(ctx, planned_id, since_us) -> bool`, whether a resource named `planned_id` exists
+    # and was created at or after `since_us` (so a creation cut short by a restart made it, and rollback must
+    # delete it; a resource that existed before is never touched).
 
 
 def call(ctx: ProviderContext, service: str, operation: str, **kwargs: Any) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class RoleProvider:
     def create(self, ctx: ProviderContext, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         check_properties(self.type, props, self.supported, {"AssumeRolePolicyDocument"})
         name = str(props.get("RoleName") or ctx.generated_name(64))
+        ctx.planned(name)
         try:
             out = call(ctx, "iam", "create_role", RoleName=name, Path=props.get("Path"),
                        AssumeRolePolicyDocument=policy_json(props["AssumeRolePolicyDocument"]),
@@ -50,6 +51,15 @@ class RoleProvider:
             ignore_not_found(lambda n=policy_name: call(ctx, "iam", "delete_role_policy", RoleName=physical_id,
                                                         PolicyName=n))
         ignore_not_found(lambda: call(ctx, "iam", "delete_role", RoleName=physical_id))
+
+    def created_since(self, ctx: ProviderContext, name: str, since_us: int) -> bool:
+        try:
+            role = call(ctx, "iam", "get_role", RoleName=name)["Role"]
+        except ProviderError as e:
+            if e.code == "NoSuchEntity":
+                return False
+            raise
+        return bool(role["CreateDate"].timestamp() * 1e6 >= since_us - 1_000_000)  # second precision
 
 
 class ManagedPolicyProvider:

@@ -115,6 +115,7 @@ class BucketProvider:
         elif acl and acl != "private":
             ownership = "ObjectWriter"  # see the module docstring
         config = {"LocationConstraint": ctx.region} if ctx.region != "us-east-1" else None
+        ctx.planned(name)
         try:
             call(ctx, "s3", "create_bucket", Bucket=name, ACL=acl, ObjectOwnership=ownership,
                  CreateBucketConfiguration=config)
@@ -146,6 +147,12 @@ class BucketProvider:
 
     def delete(self, ctx: ProviderContext, physical_id: str, props: dict[str, Any], attrs: dict[str, Any]) -> None:
         ignore_not_found(lambda: call(ctx, "s3", "delete_bucket", Bucket=physical_id))
+
+    def created_since(self, ctx: ProviderContext, name: str, since_us: int) -> bool:
+        for b in call(ctx, "s3", "list_buckets").get("Buckets", []):
+            if b["Name"] == name:
+                return bool(b["CreationDate"].timestamp() * 1e6 >= since_us - 1000)  # ms precision
+        return False
 
 
 class BucketPolicyProvider:
