@@ -38,6 +38,10 @@ def empty_bucket(s3: Any, bucket: str) -> None:
             s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
 
 
+def failures(region: Any, stack: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [e for e in events(region.client("cloudformation"), stack["StackId"]) if "FAILED" in e[1]]
+
+
 def bucket_names(region: Any) -> set[str]:
     return {b["Name"] for b in region.client().list_buckets()["Buckets"]}
 
@@ -73,8 +77,7 @@ def test_s3_part_of_the_lab_in_both_regions(deployment: Any) -> None:
     prefix = _prefix()
     stacks = deploy_both(deployment, S3_PART, prefix)
     for region, s in stacks.items():
-        assert s["StackStatus"] == "CREATE_COMPLETE", events(deployment[region].client("cloudformation"),
-                                                            s["StackId"])
+        assert s["StackStatus"] == "CREATE_COMPLETE", failures(deployment[region], s)
         assert outputs(s) == {"S3BucketName": f"{prefix}-crrlab-{region}"}
         s3 = deployment[region].client()
         data, logging = f"{prefix}-crrlab-{region}", f"logging-{prefix}-{region}"
@@ -117,7 +120,7 @@ def test_lab_deploys_with_the_resolved_values(deployment: Any, lab: tuple[str, d
     prefix, stacks = lab
     for region, s in stacks.items():
         cf = deployment[region].client("cloudformation")
-        assert s["StackStatus"] == "CREATE_COMPLETE", events(cf, s["StackId"])
+        assert s["StackStatus"] == "CREATE_COMPLETE", failures(deployment[region], s)
         assert outputs(s) == {"S3BucketName": f"{prefix}-crrlab-{region}"}
         res = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in
                cf.describe_stack_resources(StackName=s["StackId"])["StackResources"]}

@@ -36,4 +36,7 @@ SPECS: dict[str, TypeSpec] = {
 # IAM types this engine does not provide still need the capability (the stack fails at them later).
 IAM_TYPES = {t for t, s in SPECS.items() if s.iam} | {"AWS::IAM::Group", "AWS::IAM::InstanceProfile",
                                                        "AWS::IAM::UserToGroupAddition"}
-IAM_NAME_PROPERTIES = {"RoleName", "ManagedPolicyName", "UserName", "GroupName", "InstanceProfileName"}
+# the property that names an IAM resource (set: the stack needs CAPABILITY_NAMED_IAM)
+IAM_NAME_PROPERTY = {"AWS::IAM::Role": "RoleName", "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+                     "AWS::IAM::User": "UserName", "AWS::IAM::Group": "GroupName",
+                     "AWS::IAM::InstanceProfile": "InstanceProfileName"}

@@ -12,7 +12,7 @@ from .intrinsics import (CONDITION_FUNCTIONS, PSEUDO, UNSUPPORTED, Context, eval
                          prune, references, to_str)
 from .loader import load_template
 from .parameters import ParameterDef, resolve_parameters
-from .resource_types import IAM_NAME_PROPERTIES, IAM_TYPES, SPECS
+from .resource_types import IAM_NAME_PROPERTY, IAM_TYPES, SPECS
 
 MAX_BODY = 51_200
 SECTIONS = {"AWSTemplateFormatVersion", "Description", "Metadata", "Parameters", "Rules", "Mappings",
@@ -141,8 +141,7 @@ class Template:
         iam = sorted({r.type for r in self.resources.values() if r.type in IAM_TYPES})
         if not iam:
             return [], ""
-        named = any(r.type in IAM_TYPES and IAM_NAME_PROPERTIES & set(r.properties)
-                    for r in self.resources.values())
+        named = any(IAM_NAME_PROPERTY.get(r.type, "") in r.properties for r in self.resources.values())
         cap = "CAPABILITY_NAMED_IAM" if named else "CAPABILITY_IAM"
         return [cap], f"The following resource(s) require capabilities: [{', '.join(iam)}]"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -87,6 +88,20 @@ def call(ctx: ProviderContext, service: str, operation: str, **kwargs: Any) -> d
     except BotoCoreError as e:
         raise ProviderError(f"Resource handler returned message: \"{e}\" (HandlerErrorCode: "
                             f"ServiceInternalError)", "ServiceInternalError") from None
+
+
+def call_after_create(ctx: ProviderContext, service: str, operation: str, attempts: int = 10,
+                      **kwargs: Any) -> dict[str, Any]:
+    """A call about an entity just created: IAM is eventually consistent (on AWS too), so an entity not found
+    yet is retried for a few seconds, as CloudFormation's handlers do."""
+    for attempt in range(attempts):
+        try:
+            return call(ctx, service, operation, **kwargs)
+        except ProviderError as e:
+            if e.code != "NoSuchEntity" or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def client_error(service: str, e: ClientError) -> ProviderError:

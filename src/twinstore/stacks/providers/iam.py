@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ProviderContext, ProviderError, as_int, call, check_properties, ignore_not_found, policy_json, \
-    tag_list
+from .base import ProviderContext, ProviderError, as_int, call, call_after_create, check_properties, ignore_not_found, \
+    policy_json, tag_list
 
 
 def _already_exists(e: ProviderError, rtype: str, name: str) -> ProviderError:
@@ -37,9 +37,9 @@ class RoleProvider:
             raise _already_exists(e, self.type, name) from None
         ctx.initiated(name)
         for policy_name, doc in _inline(props):
-            call(ctx, "iam", "put_role_policy", RoleName=name, PolicyName=policy_name, PolicyDocument=doc)
+            call_after_create(ctx, "iam", "put_role_policy", RoleName=name, PolicyName=policy_name, PolicyDocument=doc)
         for arn in props.get("ManagedPolicyArns") or []:
-            call(ctx, "iam", "attach_role_policy", RoleName=name, PolicyArn=str(arn))
+            call_after_create(ctx, "iam", "attach_role_policy", RoleName=name, PolicyArn=str(arn))
         role = out["Role"]
         return name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}
 
@@ -78,11 +78,11 @@ class ManagedPolicyProvider:
         arn = policy["Arn"]
         ctx.initiated(arn)
         for role in props.get("Roles") or []:
-            call(ctx, "iam", "attach_role_policy", RoleName=str(role), PolicyArn=arn)
+            call_after_create(ctx, "iam", "attach_role_policy", RoleName=str(role), PolicyArn=arn)
         for user in props.get("Users") or []:
-            call(ctx, "iam", "attach_user_policy", UserName=str(user), PolicyArn=arn)
+            call_after_create(ctx, "iam", "attach_user_policy", UserName=str(user), PolicyArn=arn)
         for group in props.get("Groups") or []:
-            call(ctx, "iam", "attach_group_policy", GroupName=str(group), PolicyArn=arn)
+            call_after_create(ctx, "iam", "attach_group_policy", GroupName=str(group), PolicyArn=arn)
         created = policy.get("CreateDate")
         updated = policy.get("UpdateDate", created)
         return arn, {"PolicyArn": arn, "PolicyId": policy.get("PolicyId", ""),
@@ -130,11 +130,11 @@ class PolicyProvider:
         physical = ctx.generated_name(128)
         ctx.initiated(physical)
         for role in props.get("Roles") or []:
-            call(ctx, "iam", "put_role_policy", RoleName=str(role), PolicyName=name, PolicyDocument=doc)
+            call_after_create(ctx, "iam", "put_role_policy", RoleName=str(role), PolicyName=name, PolicyDocument=doc)
         for user in props.get("Users") or []:
-            call(ctx, "iam", "put_user_policy", UserName=str(user), PolicyName=name, PolicyDocument=doc)
+            call_after_create(ctx, "iam", "put_user_policy", UserName=str(user), PolicyName=name, PolicyDocument=doc)
         for group in props.get("Groups") or []:
-            call(ctx, "iam", "put_group_policy", GroupName=str(group), PolicyName=name, PolicyDocument=doc)
+            call_after_create(ctx, "iam", "put_group_policy", GroupName=str(group), PolicyName=name, PolicyDocument=doc)
         return physical, {"Id": physical}
 
     def delete(self, ctx: ProviderContext, physical_id: str, props: dict[str, Any], attrs: dict[str, Any]) -> None:
@@ -162,11 +162,11 @@ class UserProvider:
             raise _already_exists(e, self.type, name) from None
         ctx.initiated(name)
         for policy_name, doc in _inline(props):
-            call(ctx, "iam", "put_user_policy", UserName=name, PolicyName=policy_name, PolicyDocument=doc)
+            call_after_create(ctx, "iam", "put_user_policy", UserName=name, PolicyName=policy_name, PolicyDocument=doc)
         for arn in props.get("ManagedPolicyArns") or []:
-            call(ctx, "iam", "attach_user_policy", UserName=name, PolicyArn=str(arn))
+            call_after_create(ctx, "iam", "attach_user_policy", UserName=name, PolicyArn=str(arn))
         for group in props.get("Groups") or []:
-            call(ctx, "iam", "add_user_to_group", UserName=name, GroupName=str(group))
+            call_after_create(ctx, "iam", "add_user_to_group", UserName=name, GroupName=str(group))
         return name, {"Arn": out["User"]["Arn"]}
 
     def delete(self, ctx: ProviderContext, physical_id: str, props: dict[str, Any], attrs: dict[str, Any]) -> None:
@@ -189,10 +189,10 @@ class AccessKeyProvider:
     def create(self, ctx: ProviderContext, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         check_properties(self.type, props, self.supported, {"UserName"})
         user = str(props["UserName"])
-        key = call(ctx, "iam", "create_access_key", UserName=user)["AccessKey"]
+        key = call_after_create(ctx, "iam", "create_access_key", UserName=user)["AccessKey"]
         ctx.initiated(key["AccessKeyId"])
         if str(props.get("Status", "Active")) == "Inactive":
-            call(ctx, "iam", "update_access_key", UserName=user, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+            call_after_create(ctx, "iam", "update_access_key", UserName=user, AccessKeyId=key["AccessKeyId"], Status="Inactive")
         return key["AccessKeyId"], {"SecretAccessKey": key["SecretAccessKey"]}
 
     def delete(self, ctx: ProviderContext, physical_id: str, props: dict[str, Any], attrs: dict[str, Any]) -> None:
