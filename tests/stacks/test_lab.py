@@ -378,3 +378,44 @@ def test_missing_services_fail_resources_with_a_clear_reason(deployment: Any) ->
     reason = next(e[2] for e in events(cf, sid) if e[1] == "CREATE_FAILED")
     assert "twinstore does not serve logs CreateLogGroup yet" in reason
 
+
+
+def test_bucket_replication_configuration_property(deployment: Any) -> None:
+    """ReplicationConfiguration in CloudFormation's spelling (Id, TagFilter) reaches S3 in the API's."""
+    east = deployment["us-east-2"]
+    require(east, "s3-replication")
+    dest = f"{_prefix()}-dest"
+    west_s3 = deployment["us-west-2"].client()
+    west_s3.create_bucket(Bucket=dest, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    west_s3.put_bucket_versioning(Bucket=dest, VersioningConfiguration={"Status": "Enabled"})
+    body = f"""
+Resources:
+  Source:
+    Type: AWS::S3::Bucket
+    Properties:
+      VersioningConfiguration: {{Status: Enabled}}
+      ReplicationConfiguration:
+        Role: arn:aws:iam::123456789012:role/replication
+        Rules:
+          - Id: tagged
+            Status: Enabled
+            Priority: 1
+            Filter:
+              And:
+                Prefix: docs/
+                TagFilters: [{{Key: copy, Value: 'yes'}}]
+            DeleteMarkerReplication: {{Status: Disabled}}
+            Destination: {{Bucket: 'arn:aws:s3:::{dest}', StorageClass: STANDARD}}
+"""
+    cf = east.client("cloudformation")
+    sid = cf.create_stack(StackName=unique(), TemplateBody=body)["StackId"]
+    s = wait_settled(cf, sid)
+    assert s["StackStatus"] == "CREATE_COMPLETE", failures(east, s)
+    source = cf.describe_stack_resource(StackName=sid, LogicalResourceId="Source")["StackResourceDetail"][
+        "PhysicalResourceId"]
+    rule = east.client().get_bucket_replication(Bucket=source)["ReplicationConfiguration"]["Rules"][0]
+    assert rule["ID"] == "tagged" and rule["Priority"] == 1
+    assert rule["Filter"] == {"And": {"Prefix": "docs/", "Tags": [{"Key": "copy", "Value": "yes"}]}}
+    assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{dest}"
+    cf.delete_stack(StackName=sid)
+    assert wait_settled(cf, sid)["StackStatus"] == "DELETE_COMPLETE"

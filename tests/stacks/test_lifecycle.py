@@ -289,3 +289,18 @@ def test_aws_cli_create_wait_describe_delete(east: Any, s3: Any) -> None:
         assert bad.returncode != 0 and "ValidationError" in bad.stderr and "YAML not well-formed" in bad.stderr
     finally:
         os.unlink(f.name)
+
+
+def test_unnamed_iam_resources_need_only_capability_iam(cf: Any) -> None:
+    body = """
+Resources:
+  User:
+    Type: AWS::IAM::User
+  Key:
+    Type: AWS::IAM::AccessKey
+    Properties: {UserName: !Ref User}
+"""
+    v = cf.validate_template(TemplateBody=body)
+    assert v["Capabilities"] == ["CAPABILITY_IAM"]
+    assert v["CapabilitiesReason"] == ("The following resource(s) require capabilities: [AWS::IAM::AccessKey, "
+                                       "AWS::IAM::User]")
