@@ -304,3 +304,14 @@ Resources:
     assert v["Capabilities"] == ["CAPABILITY_IAM"]
     assert v["CapabilitiesReason"] == ("The following resource(s) require capabilities: [AWS::IAM::AccessKey, "
                                        "AWS::IAM::User]")
+
+
+def test_delete_during_creation_deletes_once_creation_settles(cf: Any, s3: Any) -> None:
+    prefix = unique("dc")
+    body = "Resources:\n" + "".join(
+        f"  B{i}:\n    Type: AWS::S3::Bucket\n    Properties: {{BucketName: {prefix}-{i}}}\n"
+        + (f"    DependsOn: B{i - 1}\n" if i else "") for i in range(8))
+    sid = cf.create_stack(StackName=unique(), TemplateBody=body)["StackId"]
+    cf.delete_stack(StackName=sid)
+    assert wait_settled(cf, sid)["StackStatus"] == "DELETE_COMPLETE"
+    assert not [b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(prefix)]
