@@ -40,8 +40,11 @@ Outputs:
 def test_create_describe_and_delete(cf: Any, s3: Any) -> None:
     a, b = unique_bucket(), unique_bucket()
     name = unique()
-    stack_id = cf.create_stack(StackName=name, TemplateBody=two_buckets(a, b),
+    stack_id = cf.create_stack(StackName=name, TemplateBody=two_buckets(a, b), ClientRequestToken="tok-1",
                                Tags=[{"Key": "owner", "Value": "me"}])["StackId"]
+    # a retry with the same token is the same request; another token is another stack with a taken name
+    assert cf.create_stack(StackName=name, TemplateBody=two_buckets(a, b), ClientRequestToken="tok-1")[
+        "StackId"] == stack_id
     assert stack_id.startswith(f"arn:aws:cloudformation:us-east-2:123456789012:stack/{name}/")
     s = wait_settled(cf, name)
     assert s["StackStatus"] == "CREATE_COMPLETE"
@@ -56,7 +59,10 @@ def test_create_describe_and_delete(cf: Any, s3: Any) -> None:
         (name, "CREATE_COMPLETE", "")]
     # the resources exist, configured
     assert s3.get_bucket_versioning(Bucket=a)["Status"] == "Enabled"
-    assert s3.get_bucket_tagging(Bucket=b)["TagSet"] == [{"Key": "team", "Value": "storage"}]
+    # stack tags propagate to the resources, next to their own
+    assert sorted(s3.get_bucket_tagging(Bucket=b)["TagSet"], key=lambda t: t["Key"]) == [
+        {"Key": "owner", "Value": "me"}, {"Key": "team", "Value": "storage"}]
+    assert s3.get_bucket_tagging(Bucket=a)["TagSet"] == [{"Key": "owner", "Value": "me"}]
     resources = cf.describe_stack_resources(StackName=name)["StackResources"]
     assert {(r["LogicalResourceId"], r["PhysicalResourceId"], r["ResourceType"], r["ResourceStatus"])
             for r in resources} == {("First", a, "AWS::S3::Bucket", "CREATE_COMPLETE"),
@@ -79,7 +85,8 @@ def test_create_describe_and_delete(cf: Any, s3: Any) -> None:
     with pytest.raises(Exception) as e:
         cf.describe_stacks(StackName=name)
     assert f"Stack with id {name} does not exist" in str(e.value)
-    summaries = {x["StackId"]: x for x in cf.list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"]}
+    summaries = {x["StackId"]: x for page in cf.get_paginator("list_stacks").paginate(
+        StackStatusFilter=["DELETE_COMPLETE"]) for x in page["StackSummaries"]}
     assert stack_id in summaries and "DeletionTime" in summaries[stack_id]
     # deleting again (by name: no such stack) succeeds
     cf.delete_stack(StackName=name)
@@ -315,3 +322,19 @@ def test_delete_during_creation_deletes_once_creation_settles(cf: Any, s3: Any) 
     cf.delete_stack(StackName=sid)
     assert wait_settled(cf, sid)["StackStatus"] == "DELETE_COMPLETE"
     assert not [b for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(prefix)]
+
+
+def test_many_events_and_resources_are_paginated(cf: Any) -> None:
+    body = "Resources:\n" + "".join(f"  B{i}:\n    Type: AWS::S3::Bucket\n" for i in range(40))
+    s = deploy(cf, body)
+    assert s["StackStatus"] == "CREATE_COMPLETE"
+    first = cf.describe_stack_events(StackName=s["StackId"])
+    assert len(first["StackEvents"]) == 100 and "NextToken" in first
+    assert len(events(cf, s["StackId"])) == 2 + 40 * 3
+    ids = [e["EventId"] for p in cf.get_paginator("describe_stack_events").paginate(StackName=s["StackId"])
+           for e in p["StackEvents"]]
+    assert len(set(ids)) == len(ids)
+    listed = [r for p in cf.get_paginator("list_stack_resources").paginate(StackName=s["StackId"])
+              for r in p["StackResourceSummaries"]]
+    assert len(listed) == 40
+    delete(cf, s["StackId"])

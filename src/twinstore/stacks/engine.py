@@ -111,7 +111,7 @@ class StackEngine:
 
     def request_delete(self, stack: Stack, retain: list[str]) -> bool:
         """DeleteStack during a running creation: deleted once the creation settles. False if none runs."""
-        if stack.id in self._tasks and stack.status == "CREATE_IN_PROGRESS":
+        if stack.id in self._tasks and stack.status in ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
             self._pending_delete[stack.id] = retain
             return True
         return False
@@ -280,7 +280,8 @@ class StackEngine:
 
     def _provider_context(self, stack: Stack, logical_id: str, initiated: Callable[[str], None]) -> ProviderContext:
         return ProviderContext(stack.name, stack.id, self.region, self.account_id, logical_id,
-                               lambda service: self.clients.client(service, self.region), initiated)
+                               lambda service: self.clients.client(service, self.region), initiated,
+                               stack_tags=stack.tags)
 
     async def _resume_create(self, stack: Stack) -> None:
         failed = []
@@ -314,6 +315,7 @@ class StackEngine:
         if failed:
             await self._stack_status(stack, "ROLLBACK_FAILED", f"The following resource(s) failed to delete: "
                                                                f"[{', '.join(sorted(failed))}]. ")
+            await self._after_create(stack)
             return
         await self._stack_status(stack, "ROLLBACK_COMPLETE", "", keep_reason=True)
         if stack.on_failure == "DELETE":

@@ -33,6 +33,16 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
+def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | None]:
+    """One page of `items` from the NextToken offset, and the token of the next page (None: last page)."""
+    try:
+        start = int(params.get("NextToken") or 0)
+    except ValueError:
+        raise validation("Invalid NextToken") from None
+    end = start + PAGE
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
 def template_location(url: str) -> tuple[str, str]:
     """(bucket, key) of a TemplateURL: virtual-hosted (`b.s3[.region].amazonaws.com/key`) or path-style
     (`s3[.region].amazonaws.com/b/key`, or a twinstore endpoint `http://host:port/b/key`)."""
@@ -131,7 +141,11 @@ class CloudFormationService:
             if p.get("UsePreviousValue"):
                 raise validation("UsePreviousValue can only be used when updating a stack")
             given[str(p.get("ParameterKey"))] = str(p.get("ParameterValue", ""))
-        if await self.store.get_stack(name) is not None:
+        existing = await self.store.get_stack(name)
+        if existing is not None:
+            token = params.get("ClientRequestToken")
+            if token and existing.client_token == token:  # a retry of the request that created it
+                return {"StackId": existing.id}
             raise AWSError("AlreadyExistsException", f"Stack [{name}] already exists", status=400)
         stack = Stack(id=f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{name}/{uuid.uuid4()}",
                       name=name, status="CREATE_IN_PROGRESS", template=body, parameters=[],
@@ -185,7 +199,8 @@ class CloudFormationService:
     async def op_DescribeStacks(self, params: dict[str, Any]) -> dict[str, Any]:
         name = params.get("StackName")
         stacks = [await self._stack(name)] if name else await self.store.list_stacks(include_deleted=False)
-        return {"Stacks": [self._describe(s) for s in stacks]}
+        page, token = _page(stacks, params)
+        return _drop_none({"Stacks": [self._describe(s) for s in page], "NextToken": token})
 
     def _describe(self, s: Stack) -> dict[str, Any]:
         params = [{"ParameterKey": p["ParameterKey"],
@@ -202,16 +217,14 @@ class CloudFormationService:
 
     async def op_DescribeStackEvents(self, params: dict[str, Any]) -> dict[str, Any]:
         stack = await self._stack(params.get("StackName"))
-        events = await self.store.events(stack.id)
-        start = int(params.get("NextToken") or 0)
-        page = events[start:start + PAGE]
+        page, token = _page(await self.store.events(stack.id), params)
         out: dict[str, Any] = {"StackEvents": [_drop_none({
             "StackId": e.stack_id, "EventId": e.event_id, "StackName": stack.name, "LogicalResourceId": e.logical_id,
             "PhysicalResourceId": e.physical_id or "", "ResourceType": e.type, "Timestamp": _ts(e.ts_us),
             "ResourceStatus": e.status, "ResourceStatusReason": e.reason, "ResourceProperties": e.properties,
             "ClientRequestToken": e.client_token}) for e in page]}
-        if start + PAGE < len(events):
-            out["NextToken"] = str(start + PAGE)
+        if token:
+            out["NextToken"] = token
         return out
 
     def _resource(self, stack: Stack, r: Resource, time_key: str = "Timestamp") -> dict[str, Any]:
@@ -256,23 +269,27 @@ class CloudFormationService:
             d.pop("StackName")
             d.pop("StackId")
             out.append(d)
-        return {"StackResourceSummaries": out}
+        page, token = _page(out, params)
+        return _drop_none({"StackResourceSummaries": page, "NextToken": token})
 
     async def op_ListStacks(self, params: dict[str, Any]) -> dict[str, Any]:
         wanted = set(params.get("StackStatusFilter") or [])
-        return {"StackSummaries": [_drop_none({
+        stacks = [s for s in await self.store.list_stacks(include_deleted=True) if not wanted or s.status in wanted]
+        page, token = _page(stacks, params)
+        return _drop_none({"StackSummaries": [_drop_none({
             "StackId": s.id, "StackName": s.name, "TemplateDescription": s.description,
             "CreationTime": _ts(s.created_us), "DeletionTime": _ts(s.deleted_us), "StackStatus": s.status,
             "StackStatusReason": s.reason or None, "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"}})
-            for s in await self.store.list_stacks(include_deleted=True) if not wanted or s.status in wanted]}
+            for s in page], "NextToken": token})
 
     async def op_GetTemplate(self, params: dict[str, Any]) -> dict[str, Any]:
         stack = await self._stack(params.get("StackName"))
         return {"TemplateBody": stack.template, "StagesAvailable": ["Original", "Processed"]}
 
     async def op_ListExports(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"Exports": [{"ExportingStackId": sid, "Name": n, "Value": v} for n, v, sid in
-                            await self.store.exports()]}
+        page, token = _page(await self.store.exports(), params)
+        return _drop_none({"Exports": [{"ExportingStackId": sid, "Name": n, "Value": v} for n, v, sid in page],
+                           "NextToken": token})
 
 
 async def to_thread_fetch(client_for: Callable[[], Any], bucket: str, key: str) -> str:

@@ -11,7 +11,7 @@ import json
 import secrets
 import string
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -52,6 +52,7 @@ class ProviderContext:
     client: Callable[[str], Any]  # botocore service name -> client for this stack's region
     initiated: Callable[[str], None]  # reports the physical id once the resource exists
     planned: Callable[[str], None] = lambda _: None  # records the name a creation is about to use
+    stack_tags: list[dict[str, str]] = field(default_factory=list)
 
     def generated_name(self, max_len: int, lower: bool = False) -> str:
         """`<StackName>-<LogicalId>-<RANDOM>`, truncated to `max_len`, as CloudFormation names resources."""
@@ -152,6 +153,9 @@ def as_int(v: Any) -> int:
     return int(str(v))
 
 
-def tag_list(props: dict[str, Any]) -> list[dict[str, str]] | None:
-    tags = props.get("Tags")
-    return [{"Key": str(t["Key"]), "Value": str(t["Value"])} for t in tags] if tags else None
+def tag_list(ctx: ProviderContext, props: dict[str, Any]) -> list[dict[str, str]] | None:
+    """The resource's Tags after the stack's tags (CloudFormation propagates stack tags to resources; the
+    resource's own value wins for a key both set)."""
+    merged = {t["Key"]: t["Value"] for t in ctx.stack_tags}
+    merged.update({str(t["Key"]): str(t["Value"]) for t in props.get("Tags") or []})
+    return [{"Key": k, "Value": v} for k, v in merged.items()] or None

@@ -51,7 +51,7 @@ class TrailProvider:
                        S3KeyPrefix=props.get("S3KeyPrefix"), SnsTopicName=props.get("SnsTopicName"),
                        CloudWatchLogsLogGroupArn=props.get("CloudWatchLogsLogGroupArn"),
                        CloudWatchLogsRoleArn=props.get("CloudWatchLogsRoleArn"), KmsKeyId=props.get("KMSKeyId"),
-                       TagsList=tag_list(props), **flags)
+                       TagsList=tag_list(ctx, props), **flags)
         except ProviderError as e:
             if e.code == "TrailAlreadyExistsException":
                 raise ProviderError(f"{name} already exists", e.code) from None

@@ -32,7 +32,7 @@ class RoleProvider:
                        AssumeRolePolicyDocument=policy_json(props["AssumeRolePolicyDocument"]),
                        Description=props.get("Description"),
                        MaxSessionDuration=as_int(props["MaxSessionDuration"]) if "MaxSessionDuration" in props
-                       else None, PermissionsBoundary=props.get("PermissionsBoundary"), Tags=tag_list(props))
+                       else None, PermissionsBoundary=props.get("PermissionsBoundary"), Tags=tag_list(ctx, props))
         except ProviderError as e:
             raise _already_exists(e, self.type, name) from None
         ctx.initiated(name)
@@ -157,7 +157,7 @@ class UserProvider:
         name = str(props.get("UserName") or ctx.generated_name(64))
         try:
             out = call(ctx, "iam", "create_user", UserName=name, Path=props.get("Path"),
-                       PermissionsBoundary=props.get("PermissionsBoundary"), Tags=tag_list(props))
+                       PermissionsBoundary=props.get("PermissionsBoundary"), Tags=tag_list(ctx, props))
         except ProviderError as e:
             raise _already_exists(e, self.type, name) from None
         ctx.initiated(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import ProviderContext, ProviderError, as_bool, as_int, call, check_properties, ignore_not_found, \
-    policy_json
+    policy_json, tag_list
 
 
 class KeyProvider:
@@ -15,7 +15,7 @@ class KeyProvider:
 
     def create(self, ctx: ProviderContext, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         check_properties(self.type, props, self.supported)
-        tags = [{"TagKey": str(t["Key"]), "TagValue": str(t["Value"])} for t in props.get("Tags") or []] or None
+        tags = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in tag_list(ctx, props) or []] or None
         meta = call(ctx, "kms", "create_key", Policy=policy_json(props["KeyPolicy"]) if "KeyPolicy" in props
                     else None, Description=props.get("Description"), KeyUsage=props.get("KeyUsage"),
                     KeySpec=props.get("KeySpec"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ProviderContext, ProviderError, as_int, call, check_properties, ignore_not_found
+from .base import ProviderContext, ProviderError, as_int, call, check_properties, ignore_not_found, tag_list
 
 
 class LogGroupProvider:
@@ -14,7 +14,7 @@ class LogGroupProvider:
     def create(self, ctx: ProviderContext, props: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         check_properties(self.type, props, self.supported)
         name = str(props.get("LogGroupName") or ctx.generated_name(512))
-        tags = {str(t["Key"]): str(t["Value"]) for t in props.get("Tags") or []} or None
+        tags = {t["Key"]: t["Value"] for t in tag_list(ctx, props) or []} or None
         try:
             call(ctx, "logs", "create_log_group", logGroupName=name, kmsKeyId=props.get("KmsKeyId"), tags=tags,
                  logGroupClass=props.get("LogGroupClass"))

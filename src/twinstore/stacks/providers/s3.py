@@ -140,7 +140,7 @@ class BucketProvider:
             lc = props["LoggingConfiguration"]
             call(ctx, "s3", "put_bucket_logging", Bucket=name, BucketLoggingStatus={"LoggingEnabled": {
                 "TargetBucket": lc.get("DestinationBucketName") or name, "TargetPrefix": lc.get("LogFilePrefix", "")}})
-        tags = tag_list(props)
+        tags = tag_list(ctx, props)
         if tags:
             call(ctx, "s3", "put_bucket_tagging", Bucket=name, Tagging={"TagSet": tags})
         return name, bucket_attrs(name, ctx.region)
