@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 from urllib.parse import unquote, urlsplit
 
+from ..auth.principal import Principal
+from ..auth.request import ApiRequest
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
 from .engine import USER_INITIATED, StackEngine, pseudo_parameters
@@ -23,6 +26,14 @@ PAGE = 100
 
 # (bucket, key) -> template text; raises AWSError when the object cannot be read
 TemplateFetcher = Callable[[str, str], Awaitable[str]]
+# may this principal read the template object (bucket, key)? The fetch itself uses the root credentials.
+TemplateAccess = Callable[[Principal, str, str], Awaitable[bool]]
+_caller: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("cloudformation_caller", default=None)
+
+
+async def root_only(principal: Principal, bucket: str, key: str) -> bool:
+    """Until an IAM-backed check is wired in, only the account root may have templates read from S3."""
+    return principal.is_root
 
 
 def _ts(us: int | None) -> datetime | None:
@@ -64,18 +75,20 @@ class CloudFormationService:
     service = "cloudformation"
 
     def __init__(self, region: str, account_id: str, store: StackStore, engine: StackEngine,
-                 fetch_template: TemplateFetcher) -> None:
+                 fetch_template: TemplateFetcher, template_access: TemplateAccess = root_only) -> None:
         self.region = region
         self.account_id = account_id
         self.store = store
         self.engine = engine
         self.fetch_template = fetch_template
+        self.template_access = template_access
 
-    async def call(self, req: Any) -> dict[str, Any]:
+    async def call(self, req: ApiRequest) -> dict[str, Any]:
         handler = getattr(self, "op_" + req.operation, None)
         if handler is None:
             raise AWSError("InvalidAction", f"The action {req.operation} is not valid for this web service.",
                            status=400)
+        _caller.set(req.principal)
         return await handler(req.params)
 
     # ---- helpers ------------------------------------------------------------------------------------------
@@ -91,6 +104,9 @@ class CloudFormationService:
         if body is not None:
             return str(body)
         bucket, key = template_location(str(url))
+        caller = _caller.get()
+        if caller is None or not await self.template_access(caller, bucket, key):
+            raise validation("TemplateURL must reference a valid S3 object to which you have access.")
         return await self.fetch_template(bucket, key)
 
     async def _stack(self, name: Any) -> Stack:
