@@ -79,6 +79,8 @@ Outputs:
     ("Resources:\n  A:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Cidr [x, 1, 1]\n",
      "Fn::Cidr is not supported"),
     ("Resources:" + BUCKET + "Outputs:\n  O:\n    Description: x\n", "Every Outputs member must contain a Value"),
+    ("Resources:" + BUCKET + "Outputs:\n  O: {Value: !Ref Nope}\n",
+     "Unresolved resource dependencies [Nope] in the Outputs block of the template"),
 ])
 def test_invalid_templates_are_validation_errors(cf: Any, body: str, message: str) -> None:
     assert message in validation_error(cf, TemplateBody=body)

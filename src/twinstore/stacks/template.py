@@ -108,13 +108,13 @@ class Template:
             self._check_conditions(refs.conditions)
             _check_functions(refs.functions, allow_if=False)
         known |= set(self.resources)
-        values: list[tuple[str, Any]] = [(r.logical_id, r.properties) for r in self.resources.values()]
-        values += [(o.key, [o.value, o.export_name]) for o in self.outputs.values()]
-        for _, value in values:
+        values: list[tuple[str, Any]] = [("Resources", r.properties) for r in self.resources.values()]
+        values += [("Outputs", [o.value, o.export_name]) for o in self.outputs.values()]
+        for block, value in values:
             refs = references(value)
             missing = sorted(r for r in refs.refs if r not in known)
             if missing:
-                raise template_format(f"Unresolved resource dependencies [{', '.join(missing)}] in the Resources "
+                raise template_format(f"Unresolved resource dependencies [{', '.join(missing)}] in the {block} "
                                       f"block of the template")
             for res, attr in sorted(refs.getatts):
                 if res not in self.resources:
