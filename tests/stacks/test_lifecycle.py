@@ -8,8 +8,9 @@ import os
 import tempfile
 from typing import Any
 
+import boto3
 import pytest
-from harness import create_bucket, unique_bucket
+from harness import ACCESS_KEY, SECRET_KEY, create_bucket, unique_bucket
 from stackutil import create_error, delete, deploy, events, outputs, unique, wait_settled
 
 
@@ -337,4 +338,23 @@ def test_many_events_and_resources_are_paginated(cf: Any) -> None:
     listed = [r for p in cf.get_paginator("list_stack_resources").paginate(StackName=s["StackId"])
               for r in p["StackResourceSummaries"]]
     assert len(listed) == 40
+    delete(cf, s["StackId"])
+
+
+def test_stacks_belong_to_their_region(cf: Any, east: Any, west: Any) -> None:
+    s = deploy(cf, "Resources:\n  B:\n    Type: AWS::S3::Bucket\n")
+    west_cf = west.client("cloudformation")
+    with pytest.raises(Exception) as e:
+        west_cf.describe_stacks(StackName=s["StackName"])
+    assert "does not exist" in str(e.value)
+    # a call signed for us-west-2 but sent to the us-east-2 endpoint is served by us-west-2
+    via_east = boto3.client("cloudformation", endpoint_url=east.endpoint, region_name="us-west-2",
+                            aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    w = deploy(via_east, "Resources:\n  B:\n    Type: AWS::S3::Bucket\n")
+    assert w["StackId"].startswith("arn:aws:cloudformation:us-west-2:")
+    assert west_cf.describe_stacks(StackName=w["StackName"])["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    bucket = west_cf.describe_stack_resource(StackName=w["StackName"], LogicalResourceId="B")[
+        "StackResourceDetail"]["PhysicalResourceId"]
+    assert west.client().get_bucket_location(Bucket=bucket)["LocationConstraint"] == "us-west-2"
+    delete(west_cf, w["StackId"])
     delete(cf, s["StackId"])
