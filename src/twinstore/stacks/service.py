@@ -49,7 +49,9 @@ def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | No
     try:
         start = int(params.get("NextToken") or 0)
     except ValueError:
-        raise validation("Invalid NextToken") from None
+        start = -1
+    if start < 0:
+        raise validation("Invalid NextToken")
     end = start + PAGE
     return items[start:end], (str(end) if end < len(items) else None)
 
