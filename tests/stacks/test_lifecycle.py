@@ -358,3 +358,61 @@ def test_stacks_belong_to_their_region(cf: Any, east: Any, west: Any) -> None:
     assert west.client().get_bucket_location(Bucket=bucket)["LocationConstraint"] == "us-west-2"
     delete(west_cf, w["StackId"])
     delete(cf, s["StackId"])
+
+
+def test_retain_except_on_create(cf: Any, s3: Any, west: Any) -> None:
+    kept, taken = unique_bucket(), create_bucket(west.client(), "us-west-2")
+    body = f"""
+Parameters:
+  Second: {{Type: String}}
+Resources:
+  Kept:
+    Type: AWS::S3::Bucket
+    DeletionPolicy: RetainExceptOnCreate
+    Properties: {{BucketName: {kept}}}
+  Other:
+    Type: AWS::S3::Bucket
+    DependsOn: Kept
+    Properties: {{BucketName: !Ref Second}}
+"""
+    failed = deploy(cf, body, {"Second": taken})  # the creation fails: the bucket is deleted on rollback
+    assert failed["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert kept not in {x["Name"] for x in s3.list_buckets()["Buckets"]}
+    delete(cf, failed["StackId"])
+    ok = deploy(cf, body, {"Second": unique_bucket()})
+    assert ok["StackStatus"] == "CREATE_COMPLETE"
+    assert delete(cf, ok["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert kept in {x["Name"] for x in s3.list_buckets()["Buckets"]}  # kept when the stack is deleted
+
+
+def test_reference_to_a_resource_whose_condition_is_false(cf: Any) -> None:
+    body = """
+Parameters:
+  Make: {Type: String, AllowedValues: ['yes', 'no']}
+Conditions:
+  Making: !Equals [!Ref Make, 'yes']
+Resources:
+  Maybe:
+    Type: AWS::S3::Bucket
+    Condition: Making
+  User:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref Maybe
+      PolicyDocument: {}
+  Guarded:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: !If [Making, !Sub '${Maybe}-x', !Ref 'AWS::NoValue']
+"""
+    code, message = create_error(cf, StackName=unique(), TemplateBody=body, Parameters=[
+        {"ParameterKey": "Make", "ParameterValue": "no"}])
+    assert (code, message) == ("ValidationError", "Template format error: Unresolved resource dependencies "
+                                                  "[Maybe] in the Resources block of the template")
+    guarded_only = body.replace("  User:\n    Type: AWS::S3::BucketPolicy\n    Properties:\n      Bucket: !Ref Maybe\n"
+                                "      PolicyDocument: {}\n", "")
+    s = deploy(cf, guarded_only, {"Make": "no"})
+    assert s["StackStatus"] == "CREATE_COMPLETE"
+    assert {r["LogicalResourceId"] for r in cf.list_stack_resources(StackName=s["StackId"])[
+        "StackResourceSummaries"]} == {"Guarded"}
+    delete(cf, s["StackId"])
