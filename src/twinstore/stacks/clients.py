@@ -8,8 +8,10 @@ from typing import Any, Callable
 import botocore.session
 from botocore.config import Config
 
+# the user agent CloudTrail shows for calls AWS CloudFormation makes on a stack's behalf
+USER_AGENT = "cloudformation.amazonaws.com"
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=120,
-                 s3={"addressing_style": "path"}, max_pool_connections=20)
+                 s3={"addressing_style": "path"}, max_pool_connections=20, user_agent=USER_AGENT)
 
 
 class ClientFactory:
