@@ -284,7 +284,11 @@ Parameters:
     Type: String
     Default: hunter2
     NoEcho: true
-Resources:{BUCKET}
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      Tags: [{{Key: secret, Value: !Ref Secret}}]
 Outputs:
   Prefix: {{Value: !Ref NamingPrefix}}
 """
@@ -297,6 +301,10 @@ def test_lab_pattern_accepts(cf: Any, prefix: str) -> None:
     assert outputs(s)["Prefix"] == prefix
     shown = {p["ParameterKey"]: p["ParameterValue"] for p in s["Parameters"]}
     assert shown["Secret"] == "****" and shown["Choice"] == "Yes" and shown["Size"] == "5"
+    props = [e["ResourceProperties"] for e in cf.describe_stack_events(StackName=s["StackId"])["StackEvents"]
+             if "ResourceProperties" in e]
+    assert props and all("hunter2" not in p for p in props)
+    assert any('"Value": "****"' in p for p in props)
 
 
 @pytest.mark.parametrize("prefix", ["ab", "MyPrefix", "1.2.3", "abc-", "x" * 41, "-abc", "a..bcd"])

@@ -15,6 +15,7 @@ from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
 from .clients import ClientFactory
 from .intrinsics import Context
+from .parameters import NO_ECHO_MASK
 from .providers import PROVIDERS
 from .providers.base import ProviderContext, ProviderError
 from .store import STACK_TYPE, Event, Resource, Stack, StackStore, new_event_id
@@ -32,6 +33,16 @@ def pseudo_parameters(stack: Stack, region: str, account_id: str) -> dict[str, A
     return {"AWS::AccountId": account_id, "AWS::Region": region, "AWS::StackId": stack.id,
             "AWS::StackName": stack.name, "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
             "AWS::NotificationARNs": []}
+
+
+def _masked(stack: Stack, text: str) -> str:
+    """Event properties with the values of NoEcho parameters replaced by asterisks, as DescribeStackEvents shows
+    them (and so they are not stored there either)."""
+    for p in stack.parameters:
+        value = p["ParameterValue"]
+        if p["ParameterKey"] in stack.no_echo and value:
+            text = text.replace(json.dumps(value)[1:-1], NO_ECHO_MASK)
+    return text
 
 
 class StackEngine:
@@ -120,7 +131,7 @@ class StackEngine:
     def _event(self, stack: Stack, logical_id: str, physical_id: str | None, rtype: str, status: str,
                reason: str | None, properties: dict[str, Any] | None = None) -> Event:
         return Event(stack.id, new_event_id(), logical_id, physical_id, rtype, now_us(), status, reason or None,
-                     json.dumps(properties) if properties is not None else None, stack.client_token)
+                     _masked(stack, json.dumps(properties)) if properties is not None else None, stack.client_token)
 
     async def _stack_status(self, stack: Stack, status: str, reason: str, deleted: bool = False,
                             retain: list[str] | None = None, keep_reason: bool = False) -> None:

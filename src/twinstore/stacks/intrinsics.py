@@ -226,7 +226,7 @@ class Context:
                 raise template_error(f"unresolved condition dependency {arg}")
             return self.conditions[arg]
         if name == "Fn::GetAtt":
-            return self.getatt(*_getatt_args(self._static(arg)))
+            return self.getatt(*_getatt_args(arg))
         if name == "Fn::Sub":
             return self._sub(arg)
         if name == "Fn::Join":
@@ -300,10 +300,6 @@ class Context:
         if name == "Fn::Base64":
             return base64.b64encode(to_str(self.resolve(arg)).encode()).decode()
         raise template_format(f"Unsupported function {name}")  # pragma: no cover - FUNCTIONS is exhaustive
-
-    def _static(self, arg: Any) -> Any:
-        return arg if isinstance(arg, str) else [self.resolve(a) if function_of(a) else a for a in arg] \
-            if isinstance(arg, list) else arg
 
     def _sub(self, arg: Any) -> str:
         text, variables = _sub_args(arg)
