@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 from botocore.exceptions import ClientError
 from labtemplate import HEADER, LAB, S3_PART
-from stackutil import events, outputs, require, service_missing, unique, wait_settled
+from stackutil import create_error, events, outputs, require, service_missing, unique, wait_settled
 
 REGIONS = ("us-east-2", "us-west-2")
 POLL_LIMIT_S = 120
@@ -419,3 +419,18 @@ Resources:
     assert rule["Destination"]["Bucket"] == f"arn:aws:s3:::{dest}"
     cf.delete_stack(StackName=sid)
     assert wait_settled(cf, sid)["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_validate_template_of_the_lab(east: Any) -> None:
+    v = east.client("cloudformation").validate_template(TemplateBody=LAB)
+    assert [p["ParameterKey"] for p in v["Parameters"]] == ["NamingPrefix"]
+    assert v["Parameters"][0]["Description"].startswith("Prefix of the bucket and IAM names")
+    assert v["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert v["CapabilitiesReason"] == ("The following resource(s) require capabilities: [AWS::IAM::ManagedPolicy, "
+                                       "AWS::IAM::Role]")
+    assert v["Description"].startswith("Replication lab infrastructure for one region")
+    code, message = create_error(east.client("cloudformation"), StackName=unique(), TemplateBody=LAB,
+                                 Parameters=[{"ParameterKey": "NamingPrefix", "ParameterValue": "Bad_Prefix"}],
+                                 Capabilities=["CAPABILITY_NAMED_IAM"])
+    assert (code, message) == ("ValidationError", "Parameter 'NamingPrefix' failed to satisfy constraint: 5 to 40 "
+                                                  "lowercase letters, digits, periods and dashes")
