@@ -43,13 +43,14 @@ def _wait_for_event(cf: Any, stack: str, status: str, count: int) -> None:
         time.sleep(0.02)
 
 
-def test_interrupted_create_rolls_back_after_restart(solo: Deployment) -> None:
+@pytest.mark.parametrize("how", ["kill9", "stop"])
+def test_interrupted_create_rolls_back_after_restart(solo: Deployment, how: str) -> None:
     region = solo["us-east-2"]
     prefix = unique("rs")
     cf = region.client("cloudformation")
     stack_id = cf.create_stack(StackName=unique(), TemplateBody=chain_template(prefix))["StackId"]
     _wait_for_event(cf, stack_id, "CREATE_COMPLETE", 3)
-    region.kill9()
+    region.kill9() if how == "kill9" else region.stop()
     region.start()
     cf = region.client("cloudformation")
     s = wait_settled(cf, stack_id)

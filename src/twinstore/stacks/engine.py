@@ -55,6 +55,7 @@ class StackEngine:
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="stack-provider")
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._pending_delete: dict[str, list[str]] = {}
+        self._stopping = False
 
     # ---- lifecycle of the engine --------------------------------------------------------------------------
     async def start(self, serving: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -85,6 +86,7 @@ class StackEngine:
                                      "Operation interrupted by a region restart")
 
     async def stop(self) -> None:
+        self._stopping = True  # provider threads still running stop reporting (the store is closing)
         for t in list(self._tasks.values()):
             t.cancel()
         for t in list(self._tasks.values()):
@@ -256,14 +258,20 @@ class StackEngine:
             return False
         loop = asyncio.get_running_loop()
 
+        def report(coro: Any) -> None:
+            """Runs a store write from the provider's thread, waiting for it to commit."""
+            if self._stopping:
+                coro.close()
+                raise ProviderError("Resource creation cancelled: the region is stopping")
+            asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=120)
+
         def initiated(physical_id: str) -> None:
             r.physical_id = physical_id
-            asyncio.run_coroutine_threadsafe(
-                self._resource(stack, r, "Resource creation Initiated"), loop).result(timeout=120)
+            report(self._resource(stack, r, "Resource creation Initiated"))
 
         def planned(physical_id: str) -> None:
             r.planned_id, r.planned_us = physical_id, now_us()
-            asyncio.run_coroutine_threadsafe(self._resource(stack, r, event=False), loop).result(timeout=120)
+            report(self._resource(stack, r, event=False))
 
         pctx = self._provider_context(stack, rdef.logical_id, initiated)
         pctx.planned = planned
