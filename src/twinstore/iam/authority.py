@@ -168,6 +168,14 @@ class Iam:
             why = "with an explicit deny" if d == DENY else ""
             raise access_denied(p.arn, action, resource, why)
 
+    def pass_role(self, p: Principal, role_arn: str, service: str, source_ip: str = "") -> None:
+        """iam:PassRole on `role_arn` with iam:PassedToService = `service` (S3 requires it of a
+        PutBucketReplication naming a role); raises AccessDenied."""
+        if p.is_root:
+            return
+        keys = RequestKeys(p, key_values(**{"iam:PassedToService": service, "aws:SourceIp": source_ip}))
+        self.check(p, "iam:PassRole", role_arn, keys)
+
     # ---- sessions -----------------------------------------------------------------------------------------
     def role_by_arn(self, role_arn: str) -> Entity | None:
         parts = role_arn.split(":", 5)
