@@ -101,10 +101,12 @@ def plan(scenarios: list[str], sizes: list[int]) -> list[tuple[str, int | None]]
     return units
 
 
-async def run_unit(tr: TargetRun, name: str, size: int | None) -> Result:
+async def run_unit(tr: TargetRun, name: str, size: int | None) -> Result | None:
     """Dispatch one measurement unit."""
     if name == "put-small":
         return await tr.put_small()
+    if name == "put-small-iam":
+        return await tr.put_small_iam()
     if name == "get-small":
         return await tr.get_small()
     if name == "head-small":
@@ -157,6 +159,8 @@ async def bench(a: argparse.Namespace, servers: dict[str, Server]) -> list[Resul
             for name in (order if idx % 2 == 0 else order[::-1]):
                 await asyncio.sleep(a.pause)
                 r = await run_unit(runs[name], sc, size)
+                if r is None:
+                    continue
                 _progress(r)
                 results.append(r)
         if a.cleanup:
@@ -227,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
             "(bench client)": {"pid": os.getpid(), "vmhwm_mib": client_hwm, "command": "python -m bench"},
         })
         report.print_tables(tables, plain=a.plain)
+        rates = {(r.scenario, r.target): r.rate for r in results}
+        for t in servers:
+            root, user = rates.get(("put-small", t)), rates.get(("put-small-iam", t))
+            if root and user:
+                print(f"{t}: put-small as an IAM user (managed + bucket policy) = {user / root:.0%} of put-small "
+                      "as the account root")
         busy = [r for r in results if r.client_cpu_pct > 85 and r.unit != "MB/s"]
         if busy:
             print(f"\nnote: load generator CPU > 85% in {len(busy)} measurement(s): the client may limit "

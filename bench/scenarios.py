@@ -15,7 +15,7 @@ from typing import Any
 from .client import S3Client, is_truncated, key_count
 from .servers import Server
 
-SMALL_SCENARIOS = ("put-small", "get-small", "head-small", "list")
+SMALL_SCENARIOS = ("put-small", "put-small-iam", "get-small", "head-small", "list")
 LARGE_SCENARIOS = ("put-large", "get-large")
 ALL_SCENARIOS = SMALL_SCENARIOS + LARGE_SCENARIOS
 SMALL_SIZE = 4096
@@ -188,6 +188,7 @@ class TargetRun:
         self.bucket = f"bench-{run_id}"
         self.list_bucket = f"bench-{run_id}-list"
         self.small_keys: list[str] = []
+        self.iam_client: S3Client | None = None
         self.large_done: set[int] = set()
         self._list_ready = False
         self._base = os.urandom(SMALL_SIZE)
@@ -205,8 +206,10 @@ class TargetRun:
             raise RuntimeError(f"{self.server.name}: versioning not enabled on {bucket}: {xml[:300]!r}")
 
     async def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP session(s)."""
         await self.client.close()
+        if self.iam_client is not None:
+            await self.iam_client.close()
 
     def _body(self, i: int) -> bytes:
         """Distinct 4 KiB body per op (8-byte counter + shared random tail)."""
@@ -261,6 +264,50 @@ class TargetRun:
     async def _put_small(self, key: str, i: int) -> int:
         await self.client.put(self.bucket, key, self._body(i))
         return SMALL_SIZE
+
+    def _iam_user(self) -> tuple[str, str]:
+        """(untimed, boto3) An IAM user allowed to write by an attached managed policy, plus a bucket policy
+        with an Allow for the user and a conditional Deny, so a request evaluates identity and bucket policy."""
+        import json
+
+        import boto3
+        kw = {"endpoint_url": self.server.endpoint, "region_name": self.server.region,
+              "aws_access_key_id": self.server.access_key, "aws_secret_access_key": self.server.secret_key}
+        iam, s3 = boto3.client("iam", **kw), boto3.client("s3", **kw)
+        name = f"{self.bucket}-writer"
+        arn = iam.create_user(UserName=name)["User"]["Arn"]
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        obj = f"arn:aws:s3:::{self.bucket}/*"
+        policy = iam.create_policy(PolicyName=f"{name}-policy", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": [obj]},
+                {"Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"], "Resource": [obj]}]}))
+        iam.attach_user_policy(UserName=name, PolicyArn=policy["Policy"]["Arn"])
+        s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": arn}, "Action": "s3:PutObject", "Resource": obj},
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": obj,
+             "Condition": {"StringEquals": {"s3:x-amz-acl": ["public-read", "public-read-write"]}}}]}))
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+    async def put_small_iam(self) -> Result | None:
+        """PutObject 4 KiB as an IAM user (managed policy + bucket policy), keys ``iam/NNNNNNNN``; compare with
+        put-small (the account root) on the same target. twinstore only (moto does not evaluate IAM users'
+        policies); None elsewhere."""
+        if self.server.name != "twinstore":
+            return None
+        c = self.cfg
+        if self.iam_client is None:
+            akid, secret = await asyncio.to_thread(self._iam_user)
+            self.iam_client = S3Client(self.server.endpoint, akid, secret, self.server.region,
+                                       concurrency=c.concurrency)
+        client = self.iam_client
+
+        async def op(i: int) -> int:
+            await client.put(self.bucket, f"iam/{i:08d}", self._body(i))
+            return SMALL_SIZE
+
+        await run_load(lambda i: op(10_000_000 + i), c.concurrency, 10, 2 * c.concurrency)
+        return await self._measure("put-small-iam", "ops/s", c.concurrency, op, c.duration, c.max_ops)
 
     def _small_order(self) -> list[str]:
         keys = list(self.small_keys)

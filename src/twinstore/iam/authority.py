@@ -73,6 +73,7 @@ class Iam:
         self.state = IamState()
         self.builtin = aws_managed_policies()
         self._identity: dict[tuple[str, str], Identity] = {}
+        self._users: dict[str, Credential] = {}  # access key id -> credential of an IAM user (this snapshot)
 
     # ---- freshness ----------------------------------------------------------------------------------------
     async def refresh(self) -> None:
@@ -80,6 +81,7 @@ class Iam:
         if self.store.changed():
             self.state = await self.store.load()
             self._identity = {}
+            self._users = {}
 
     def policy(self, arn: str) -> Any:
         return self.state.policies.get(arn) or self.builtin.get(arn)
@@ -88,6 +90,9 @@ class Iam:
     def lookup(self, access_key_id: str, session_token: str = "") -> Credential | None:
         if access_key_id.startswith("ASIA"):
             return self._session_credential(access_key_id, session_token)
+        cred = self._users.get(access_key_id)
+        if cred is not None:
+            return cred
         key = self.state.keys.get(access_key_id)
         if key is None or key.status != "Active":
             return None
@@ -96,7 +101,8 @@ class Iam:
             return None
         p = Principal(self.account_id, user.arn, "IAMUser", access_key_id, user.id,
                       extra={"user_name": user.name})
-        return Credential(access_key_id, key.secret, p)
+        cred = self._users[access_key_id] = Credential(access_key_id, key.secret, p)
+        return cred
 
     def _session_credential(self, access_key_id: str, token: str) -> Credential | None:
         if not token:
