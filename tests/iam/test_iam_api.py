@@ -293,3 +293,26 @@ def test_iam_callers_need_iam_permissions(iam: Any, east: Any) -> None:
         client.create_user(UserName=uname("nope"))
     assert code(exc) == "AccessDenied" and status(exc) == 403
     assert ACCESS_KEY and SECRET_KEY  # the root keeps full access (used by every other test)
+
+
+def test_role_tags_and_description(iam: Any) -> None:
+    name = uname("tags")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST_S3, Tags=[{"Key": "a", "Value": "1"}])
+    iam.tag_role(RoleName=name, Tags=[{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "3"}])
+    assert iam.list_role_tags(RoleName=name)["Tags"] == [{"Key": "a", "Value": "3"}, {"Key": "b", "Value": "2"}]
+    iam.untag_role(RoleName=name, TagKeys=["a"])
+    assert iam.get_role(RoleName=name)["Role"]["Tags"] == [{"Key": "b", "Value": "2"}]
+    assert iam.update_role_description(RoleName=name, Description="x")["Role"]["Description"] == "x"
+    iam.delete_role(RoleName=name)
+
+
+def test_simulate_principal_policy(iam: Any) -> None:
+    from conftest import deny, make_user
+    user = make_user(iam, allow("s3:Get*", "arn:aws:s3:::b/*"), deny("s3:GetObject", "arn:aws:s3:::b/secret/*"))
+    out = iam.simulate_principal_policy(PolicySourceArn=user.arn, ActionNames=["s3:GetObject", "s3:PutObject"],
+                                        ResourceArns=["arn:aws:s3:::b/k", "arn:aws:s3:::b/secret/k"])
+    got = {(r["EvalActionName"], r["EvalResourceName"]): r["EvalDecision"] for r in out["EvaluationResults"]}
+    assert got == {("s3:GetObject", "arn:aws:s3:::b/k"): "allowed",
+                   ("s3:GetObject", "arn:aws:s3:::b/secret/k"): "explicitDeny",
+                   ("s3:PutObject", "arn:aws:s3:::b/k"): "implicitDeny",
+                   ("s3:PutObject", "arn:aws:s3:::b/secret/k"): "implicitDeny"}
