@@ -223,7 +223,9 @@ def test_block_public_policy_and_anonymous_access(east: Any) -> None:
                                                                "IpAddress": {"aws:SourceIp": "127.0.0.1/32"}})))
     root.delete_public_access_block(Bucket=bucket)
     assert anon.get_object(Bucket=bucket, Key="pub")["Body"].read() == b"hello"
+    assert root.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
     root.put_bucket_policy(Bucket=bucket, Policy=public)
+    assert root.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
     assert anon.get_object(Bucket=bucket, Key="pub")["Body"].read() == b"hello"
     with pytest.raises(ClientError) as exc:
         anon.put_object(Bucket=bucket, Key="pub", Body=b"overwrite")
@@ -261,8 +263,8 @@ def test_changes_through_one_region_are_enforced_by_the_other_at_once(east: Any,
 def test_managed_policy_versions_take_effect(east: Any, iam: Any) -> None:
     bucket = _shared(east)
     user = make_user(iam)
-    arn = iam.create_policy(PolicyName=uname("mv"), PolicyDocument=doc(allow("s3:ListBucket",
-                                                                             f"arn:aws:s3:::{bucket}")))["Policy"]["Arn"]
+    listing = doc(allow("s3:ListBucket", f"arn:aws:s3:::{bucket}"))
+    arn = iam.create_policy(PolicyName=uname("mv"), PolicyDocument=listing)["Policy"]["Arn"]
     iam.attach_user_policy(UserName=user.name, PolicyArn=arn)
     client = user.client(east)
     with pytest.raises(ClientError):

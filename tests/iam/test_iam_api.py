@@ -316,3 +316,12 @@ def test_simulate_principal_policy(iam: Any) -> None:
                    ("s3:GetObject", "arn:aws:s3:::b/secret/k"): "explicitDeny",
                    ("s3:PutObject", "arn:aws:s3:::b/k"): "implicitDeny",
                    ("s3:PutObject", "arn:aws:s3:::b/secret/k"): "implicitDeny"}
+
+
+def test_trust_policy_must_name_existing_principals(iam: Any) -> None:
+    ghost = f"arn:aws:iam::{ACCOUNT_ID}:user/{uname('ghost')}"
+    with pytest.raises(ClientError) as exc:
+        iam.create_role(RoleName=uname("tr"), AssumeRolePolicyDocument=doc({
+            "Effect": "Allow", "Principal": {"AWS": ghost}, "Action": "sts:AssumeRole"}))
+    assert code(exc) == "MalformedPolicyDocument"
+    assert exc.value.response["Error"]["Message"] == f'Invalid principal in policy: "AWS":"{ghost}"'

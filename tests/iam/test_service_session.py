@@ -104,3 +104,29 @@ def test_pass_role_for_replication(iam: Any, east: Any, deployment: Any) -> None
                 out.append(e.code)
         return out
     assert with_iam(deployment.data_dir, check) == ["AccessDenied", "allowed", "AccessDenied"]
+
+
+def test_service_principal_credentials_are_granted_only_by_resource_policies(east: Any, deployment: Any) -> None:
+    """CloudTrail-style delivery: the bucket policy grants the service principal PutObject only with
+    `s3:x-amz-acl = bucket-owner-full-control` (the lab's CloudTrailWriteToS3Policy)."""
+    root = east.client()
+    logs, other = create_bucket(root, "us-east-2"), create_bucket(root, "us-east-2")
+    root.put_bucket_policy(Bucket=logs, Policy=doc(
+        {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:GetBucketAcl",
+         "Resource": f"arn:aws:s3:::{logs}"},
+        {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": f"arn:aws:s3:::{logs}/AWSLogs/{ACCOUNT_ID}/*",
+         "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}))
+
+    async def mint(i: Iam) -> Credential:
+        return i.service_credential("cloudtrail.amazonaws.com")
+    s3 = session_client(east, _creds(with_iam(deployment.data_dir, mint)))
+    key = f"AWSLogs/{ACCOUNT_ID}/CloudTrail/x.json.gz"
+    s3.put_object(Bucket=logs, Key=key, Body=b"{}", ACL="bucket-owner-full-control")
+    s3.get_bucket_acl(Bucket=logs)
+    for bucket, kw in ((logs, {}), (other, {"ACL": "bucket-owner-full-control"})):
+        with pytest.raises(ClientError) as exc:
+            s3.put_object(Bucket=bucket, Key=key, Body=b"{}", **kw)
+        assert code(exc) == "AccessDenied"
+    with pytest.raises(ClientError):
+        s3.get_object(Bucket=logs, Key=key)

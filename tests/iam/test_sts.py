@@ -168,8 +168,8 @@ def test_aws_cli_with_session_credentials(east: Any, iam: Any) -> None:
     arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust_for(user.arn))["Role"]["Arn"]
     creds = user.client(east, "sts").assume_role(RoleArn=arn, RoleSessionName="cli")["Credentials"]
     env = base_env()
-    env.update({"AWS_ENDPOINT_URL": east.endpoint, "AWS_REGION": "us-east-2", "AWS_DEFAULT_REGION": "us-east-2", "AWS_CONFIG_FILE": os.devnull,
-                "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_PAGER": "",
+    env.update({"AWS_ENDPOINT_URL": east.endpoint, "AWS_REGION": "us-east-2", "AWS_DEFAULT_REGION": "us-east-2",
+                "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_PAGER": "",
                 "AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
                 "AWS_SESSION_TOKEN": creds["SessionToken"]})
     res = subprocess.run([sys.executable, "-m", "awscli", "sts", "get-caller-identity"], env=env,

@@ -115,6 +115,9 @@ class Iam:
             raise AWSError("InvalidToken", "The provided token is malformed or otherwise invalid.")
         if self.clock() >= s.expires_us:
             raise AWSError("ExpiredToken", "The provided token has expired.")
+        if not s.role_arn:  # an AWS service principal itself (service_credential)
+            p = Principal("", s.source_identity, "AWSService", access_key_id, s.source_identity)
+            return Credential(access_key_id, self.codec.secret_for(access_key_id), p, token, s.expires_us)
         return Credential(access_key_id, self.codec.secret_for(access_key_id), session_principal(
             self.account_id, s, token), session_token=token, expires_us=s.expires_us)
 
@@ -199,6 +202,15 @@ class Iam:
         cred = Credential(akid, self.codec.secret_for(akid), session_principal(self.account_id, s, token),
                           session_token=token, expires_us=s.expires_us)
         return s, cred
+
+    def service_credential(self, service: str, duration_s: int = 3600) -> Credential:
+        """Credentials of an AWS service principal itself (e.g. `cloudtrail.amazonaws.com` delivering logs):
+        no identity policies, so only resource policies naming `{"Service": service}` grant it anything."""
+        akid = new_id("session", 20)
+        s = Session(akid, "", "", service.lower(), self.clock() + duration_s * 1_000_000, service.lower())
+        token = self.codec.encode(s)
+        p = Principal("", service.lower(), "AWSService", akid, service.lower())
+        return Credential(akid, self.codec.secret_for(akid), p, session_token=token, expires_us=s.expires_us)
 
     async def service_session(self, role_arn: str, service: str = "s3.amazonaws.com",
                               duration_s: int = 3600) -> Credential:

@@ -53,6 +53,19 @@ def check_document(doc: str, kind: str, max_chars: int) -> str:
     return doc
 
 
+def check_trust_principals(svc: "IamService", doc: str) -> None:
+    """A trust policy may only name users and roles of this account that exist (AWS resolves them at save)."""
+    for st in compile_policy(doc, TRUST).statements:
+        for arn in sorted(st.principal.aws if st.principal else ()):
+            parts = arn.split(":", 5)
+            if parts[4] != svc.account_id or not (parts[5].startswith("user/") or parts[5].startswith("role/")):
+                continue
+            kind = USER if parts[5].startswith("user/") else ROLE
+            e = svc.iam.state.entity(kind, parts[5].rsplit("/", 1)[-1])
+            if e is None or e.arn != arn:
+                raise malformed_policy(f'Invalid principal in policy: "AWS":"{arn}"')
+
+
 def _path(params: dict[str, Any]) -> str:
     return params.get("Path") or "/"
 
@@ -255,6 +268,7 @@ def _max_session(p: dict[str, Any]) -> int:
 async def create_role(svc: IamService, req: ApiRequest) -> dict[str, Any]:
     p = req.params
     trust = check_document(p["AssumeRolePolicyDocument"], TRUST, MAX_TRUST_CHARS)
+    check_trust_principals(svc, trust)
     path = _path(p)
     e = Entity(ROLE, p["RoleName"], new_id(ROLE), path, svc.arn("role", path, p["RoleName"]), now_us(), trust,
                p.get("Description") or "", _max_session(p), p.get("Tags") or [])
@@ -290,6 +304,7 @@ async def update_role(svc: IamService, req: ApiRequest) -> dict[str, Any]:
 async def update_assume_role_policy(svc: IamService, req: ApiRequest) -> dict[str, Any]:
     e = svc.entity(ROLE, req.params["RoleName"])
     e.trust = check_document(req.params["PolicyDocument"], TRUST, MAX_TRUST_CHARS)
+    check_trust_principals(svc, e.trust)
     await svc.iam.store.update_entity(e)
     return {}
 

@@ -290,6 +290,15 @@ async def get_bucket_policy(svc: S3Service, req: S3Request) -> S3Response:
     return S3Response({"Policy": text}, headers=[("Content-Type", "application/json")])
 
 
+@handles("GetBucketPolicyStatus")
+async def get_bucket_policy_status(svc: S3Service, req: S3Request) -> S3Response:
+    b = await svc.bucket(req.bucket)
+    text = b.configs.get("policy")
+    if text is None:
+        raise AWSError("NoSuchBucketPolicy", BucketName=b.name)
+    return S3Response({"PolicyStatus": {"IsPublic": is_public(compile_policy(text, RESOURCE))}})
+
+
 @handles("DeleteBucketPolicy")
 async def delete_bucket_policy(svc: S3Service, req: S3Request) -> S3Response:
     return await _delete_config(svc, req, "policy")
