@@ -4,6 +4,7 @@ sessions, compiled and cached identity policies, and decisions."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Callable
 
@@ -74,14 +75,29 @@ class Iam:
         self.builtin = aws_managed_policies()
         self._identity: dict[tuple[str, str], Identity] = {}
         self._users: dict[str, Credential] = {}  # access key id -> credential of an IAM user (this snapshot)
+        self._pending: asyncio.Future[IamState] | None = None
 
     # ---- freshness ----------------------------------------------------------------------------------------
     async def refresh(self) -> None:
-        """Reloads the snapshot when any process committed an IAM change since the last request."""
+        """Reloads the snapshot when any process committed an IAM change since the last request. Requests that
+        arrive while a reload runs wait for it (none may act on the snapshot from before the change)."""
         if self.store.changed():
-            self.state = await self.store.load()
-            self._identity = {}
-            self._users = {}
+            self._pending = asyncio.ensure_future(self.store.load())
+        while self._pending is not None:
+            pending = self._pending
+            try:
+                state = await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                raise  # this request went away; the reload goes on for the others
+            except BaseException:
+                if self._pending is pending:
+                    self._pending = None
+                raise
+            if self._pending is pending:
+                self.state = state
+                self._identity = {}
+                self._users = {}
+                self._pending = None
 
     def policy(self, arn: str) -> Any:
         return self.state.policies.get(arn) or self.builtin.get(arn)
