@@ -231,12 +231,14 @@ def main(argv: list[str] | None = None) -> int:
             "(bench client)": {"pid": os.getpid(), "vmhwm_mib": client_hwm, "command": "python -m bench"},
         })
         report.print_tables(tables, plain=a.plain)
-        rates = {(r.scenario, r.target): r.rate for r in results}
-        for t in servers:
-            root, user = rates.get(("put-small", t)), rates.get(("put-small-iam", t))
-            if root and user:
-                print(f"{t}: put-small as an IAM user (managed + bucket policy) = {user / root:.0%} of put-small "
-                      "as the account root")
+        for r in results:
+            if r.scenario == "put-small-iam" and r.baseline_rate:
+                print(f"{r.target}: put-small as an IAM user (managed + bucket policy) = {r.rate / r.baseline_rate:.0%}"
+                      f" of put-small as the account root, measured interleaved in the same window "
+                      f"({r.rate:.0f} vs {r.baseline_rate:.0f} ops/s)")
+                if r.server_cpu_us_per_op and r.baseline_cpu_us_per_op:
+                    print(f"{r.target}: server CPU per put, IAM user vs root: {r.server_cpu_us_per_op:.0f} vs "
+                          f"{r.baseline_cpu_us_per_op:.0f} µs")
         busy = [r for r in results if r.client_cpu_pct > 85 and r.unit != "MB/s"]
         if busy:
             print(f"\nnote: load generator CPU > 85% in {len(busy)} measurement(s): the client may limit "

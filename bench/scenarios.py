@@ -85,6 +85,8 @@ class Result:
     server_vmhwm_mib: float | None = None  # VmHWM (tree) right after the scenario: peak since start
     first_error: str | None = None
     note: str = ""
+    baseline_rate: float | None = None  # put-small-iam: the root's rate measured interleaved with it
+    baseline_cpu_us_per_op: float | None = None  # ... and its server CPU per op
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
@@ -290,9 +292,10 @@ class TargetRun:
         return key["AccessKeyId"], key["SecretAccessKey"]
 
     async def put_small_iam(self) -> Result | None:
-        """PutObject 4 KiB as an IAM user (managed policy + bucket policy), keys ``iam/NNNNNNNN``; compare with
-        put-small (the account root) on the same target. twinstore only (moto does not evaluate IAM users'
-        policies); None elsewhere."""
+        """PutObject 4 KiB as an IAM user (managed policy + bucket policy), keys ``iam/NNNNNNNN``. The same
+        writes as the account root (keys ``root/NNNNNNNN``) run interleaved with it, in alternating slices of
+        the same window, so the ratio compares like with like (disk and neighbours vary a lot between
+        back-to-back scenarios). twinstore only (moto does not evaluate IAM users' policies); None elsewhere."""
         if self.server.name != "twinstore":
             return None
         c = self.cfg
@@ -300,14 +303,44 @@ class TargetRun:
             akid, secret = await asyncio.to_thread(self._iam_user)
             self.iam_client = S3Client(self.server.endpoint, akid, secret, self.server.region,
                                        concurrency=c.concurrency)
-        client = self.iam_client
+        clients = {"iam": self.iam_client, "root": self.client}
+        counters = {"iam": itertools.count(), "root": itertools.count()}
 
-        async def op(i: int) -> int:
-            await client.put(self.bucket, f"iam/{i:08d}", self._body(i))
-            return SMALL_SIZE
+        def op_for(who: str) -> Callable[[int], Awaitable[int]]:
+            async def op(_: int) -> int:
+                i = next(counters[who])
+                await clients[who].put(self.bucket, f"{who}/{i:08d}", self._body(i))
+                return SMALL_SIZE
+            return op
 
-        await run_load(lambda i: op(10_000_000 + i), c.concurrency, 10, 2 * c.concurrency)
-        return await self._measure("put-small-iam", "ops/s", c.concurrency, op, c.duration, c.max_ops)
+        for who in ("iam", "root"):
+            await run_load(op_for(who), c.concurrency, 10, 2 * c.concurrency)
+        rounds = 8
+        stats: dict[str, list[LoadStats]] = {"iam": [], "root": []}
+        cpu = {"iam": 0.0, "root": 0.0}  # server CPU seconds spent in each side's slices
+        for n in range(rounds):
+            for who in (("iam", "root") if n % 2 == 0 else ("root", "iam")):
+                cpu0 = self.server.cpu_s() if self.server.pid else 0.0
+                stats[who].append(await run_load(op_for(who), c.concurrency, c.duration / rounds,
+                                                 max(1, c.max_ops // rounds)))
+                cpu[who] += (self.server.cpu_s() - cpu0) if self.server.pid else 0.0
+        r = Result("put-small-iam", self.server.name, "ops/s", c.concurrency)
+        iam_ops, iam_s = sum(x.ops for x in stats["iam"]), sum(x.elapsed for x in stats["iam"])
+        root_ops, root_s = sum(x.ops for x in stats["root"]), sum(x.elapsed for x in stats["root"])
+        r.ops, r.elapsed_s = iam_ops, iam_s
+        r.errors = sum(x.errors for x in stats["iam"] + stats["root"])
+        r.first_error = next((x.first_error for x in stats["iam"] + stats["root"] if x.first_error), None)
+        r.bytes = sum(x.nbytes for x in stats["iam"])
+        r.rate = iam_ops / iam_s if iam_s else 0.0
+        lat = sorted(t for x in stats["iam"] for t in x.lat)
+        r.p50_ms, r.p99_ms = percentile(lat, 50) * 1e3, percentile(lat, 99) * 1e3
+        r.max_ms = lat[-1] * 1e3 if lat else float("nan")
+        r.baseline_rate = root_ops / root_s if root_s else None
+        if self.server.pid and iam_ops and root_ops:
+            r.server_cpu_us_per_op = 1e6 * cpu["iam"] / iam_ops
+            r.baseline_cpu_us_per_op = 1e6 * cpu["root"] / root_ops
+        r.note = f"root interleaved: {r.baseline_rate or 0:.0f} ops/s"
+        return r
 
     def _small_order(self) -> list[str]:
         keys = list(self.small_keys)
