@@ -58,7 +58,7 @@ CASES: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]], Op, bool]] = 
      [allow("s3:GetObject", OBJ, Principal={"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"})], get(), True),
     ("bucket-deny-star-binds-user", [allow("s3:*")], [deny("s3:GetObject", OBJ, Principal="*")], get(), False),
     ("bucket-policy-other-principal", [], [allow("s3:GetObject", OBJ, Principal={
-        "AWS": f"arn:aws:iam::{ACCOUNT_ID}:user/someone-else"})], get(), False),
+        "AWS": "{other_arn}"})], get(), False),
     ("not-action-allows-others", [{"Effect": "Allow", "NotAction": "s3:DeleteObject", "Resource": "*"}], [],
      get(), True),
     ("not-action-excludes-listed", [{"Effect": "Allow", "NotAction": "s3:DeleteObject", "Resource": "*"}], [],
@@ -122,8 +122,9 @@ CASES: list[tuple[str, list[dict[str, Any]], list[dict[str, Any]], Op, bool]] = 
 ]
 
 
-def _fill(statements: list[dict[str, Any]], bucket: str, user_arn: str) -> list[dict[str, Any]]:
+def _fill(statements: list[dict[str, Any]], bucket: str, user_arn: str, other_arn: str = "") -> list[dict[str, Any]]:
     text = json.dumps(statements).replace("{bucket}", bucket).replace("{user_arn}", user_arn)
+    text = text.replace("{other_arn}", other_arn)
     return json.loads(text)  # type: ignore[no-any-return]
 
 
@@ -140,7 +141,8 @@ def test_evaluation_table(east: Any, iam: Any, case: str, identity: list[dict[st
             root.put_object(Bucket=bucket, Key=key, Body=b"data")
     root.put_object(Bucket=bucket, Key=f"home/{user.name}/f", Body=b"data")
     if bucket_policy:
-        root.put_bucket_policy(Bucket=bucket, Policy=doc(*_fill(bucket_policy, bucket, user.arn)))
+        other = make_user(iam).arn if "{other_arn}" in json.dumps(bucket_policy) else ""
+        root.put_bucket_policy(Bucket=bucket, Policy=doc(*_fill(bucket_policy, bucket, user.arn, other)))
     if identity:
         iam.put_user_policy(UserName=user.name, PolicyName="p", PolicyDocument=doc(*_fill(identity, bucket,
                                                                                            user.arn)))
@@ -275,3 +277,16 @@ def test_managed_policy_versions_take_effect(east: Any, iam: Any) -> None:
     iam.set_default_policy_version(PolicyArn=arn, VersionId="v1")
     with pytest.raises(ClientError):
         client.get_object(Bucket=bucket, Key="k")
+
+
+def test_bucket_policy_must_name_existing_principals(east: Any) -> None:
+    root = east.client()
+    bucket = create_bucket(root, "us-east-2")
+    ghost = doc(allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*",
+                      Principal={"AWS": f"arn:aws:iam::{ACCOUNT_ID}:user/{uname('ghost')}"}))
+    with pytest.raises(ClientError) as exc:
+        root.put_bucket_policy(Bucket=bucket, Policy=ghost)
+    assert code(exc) == "MalformedPolicy" and "Invalid principal" in exc.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as exc:
+        root.get_bucket_policy(Bucket=bucket)
+    assert code(exc) == "NoSuchBucketPolicy"

@@ -202,6 +202,19 @@ class Iam:
         self.check(p, "iam:PassRole", role_arn, keys)
 
     # ---- sessions -----------------------------------------------------------------------------------------
+    def principal_exists(self, arn: str) -> bool:
+        """Whether a principal ARN a policy names exists: users and roles of this account are looked up; other
+        accounts and session ARNs cannot be checked here and are accepted."""
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[4] != self.account_id or parts[2] != "iam":
+            return True
+        resource = parts[5]
+        for kind in (USER, ROLE):
+            if resource.startswith(kind + "/"):
+                e = self.state.entity(kind, resource.rsplit("/", 1)[-1])
+                return e is not None and e.arn == arn
+        return resource == "root"
+
     def role_by_arn(self, role_arn: str) -> Entity | None:
         parts = role_arn.split(":", 5)
         if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):

@@ -272,6 +272,11 @@ async def put_bucket_policy(svc: S3Service, req: S3Request) -> S3Response:
     b = await svc.bucket(req.bucket)
     text = req.payload or ""
     policy = validate_policy(text, b.name)
+    if svc.principal_exists is not None:
+        for st in policy.statements:
+            for arn in sorted(st.principal.aws if st.principal else ()):
+                if not svc.principal_exists(arn):
+                    raise AWSError("MalformedPolicy", "Invalid principal in policy")
     if (b.configs.get("publicAccessBlock") or {}).get("BlockPublicPolicy") and is_public(policy):
         raise AWSError("AccessDenied", f"User: {req.principal.arn} is not authorized to perform: s3:PutBucketPolicy "
                                        f"on resource: \"arn:aws:s3:::{b.name}\" because public policies are blocked "
