@@ -290,3 +290,14 @@ def test_bucket_policy_must_name_existing_principals(east: Any) -> None:
     with pytest.raises(ClientError) as exc:
         root.get_bucket_policy(Bucket=bucket)
     assert code(exc) == "NoSuchBucketPolicy"
+
+
+def test_principal_tag_condition(east: Any, iam: Any) -> None:
+    bucket = _shared(east)
+    statement = allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*",
+                      Condition={"StringEquals": {"aws:PrincipalTag/team": "storage"}})
+    user = make_user(iam, statement)
+    with pytest.raises(ClientError):
+        user.client(east).get_object(Bucket=bucket, Key="k")
+    iam.tag_user(UserName=user.name, Tags=[{"Key": "Team", "Value": "storage"}])
+    assert user.client(east).get_object(Bucket=bucket, Key="k")["Body"].read() == b"data"

@@ -54,8 +54,9 @@ class RequestKeys:
         if key in ("aws:currenttime", "aws:epochtime"):
             t = self.now_us if self.now_us is not None else now_us()
             return [iso8601(t)] if key == "aws:currenttime" else [str(t // 1_000_000)]
-        if key == "aws:multifactorauthpresent":
-            return None
+        if key.startswith("aws:principaltag/") and p.extra:
+            v = p.extra.get("tag:" + key[len("aws:principaltag/"):])
+            return [v] if v is not None else None
         return None
 
 
@@ -116,7 +117,7 @@ class Iam:
         if user is None:
             return None
         p = Principal(self.account_id, user.arn, "IAMUser", access_key_id, user.id,
-                      extra={"user_name": user.name})
+                      extra={"user_name": user.name, **_tag_extra(user)})
         cred = self._users[access_key_id] = Credential(access_key_id, key.secret, p)
         return cred
 
@@ -134,8 +135,12 @@ class Iam:
         if not s.role_arn:  # an AWS service principal itself (service_credential)
             p = Principal("", s.source_identity, "AWSService", access_key_id, s.source_identity)
             return Credential(access_key_id, self.codec.secret_for(access_key_id), p, token, s.expires_us)
-        return Credential(access_key_id, self.codec.secret_for(access_key_id), session_principal(
-            self.account_id, s, token), session_token=token, expires_us=s.expires_us)
+        p = session_principal(self.account_id, s, token)
+        role = self.state.entity(ROLE, p.extra["role_name"])
+        if role is not None and role.id == s.role_id:
+            p.extra.update(_tag_extra(role))
+        return Credential(access_key_id, self.codec.secret_for(access_key_id), p, session_token=token,
+                          expires_us=s.expires_us)
 
     # ---- policies -----------------------------------------------------------------------------------------
     def identity_of(self, p: Principal) -> Identity:
@@ -256,6 +261,11 @@ class Iam:
             raise access_denied(service, "sts:AssumeRole", role_arn)
         return self.new_session(role, f"{service.split('.')[0]}-{int(time.time())}", duration_s,
                                 source=service.lower())[1]
+
+
+def _tag_extra(e: Entity) -> dict[str, str]:
+    """The entity's tags as principal attributes (aws:PrincipalTag/<key>; tag keys compare case-insensitively)."""
+    return {"tag:" + t["Key"].lower(): t.get("Value", "") for t in e.tags}
 
 
 def session_principal(account_id: str, s: Session, token: str) -> Principal:
