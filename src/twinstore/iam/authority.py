@@ -153,13 +153,13 @@ class Iam:
         session_policy: Policy | None = None
         if p.type == "IAMUser":
             name = p.extra["user_name"]
-            docs += self._docs_of(USER, name)
+            docs += self.docs_of(USER, name)
             for g in st.groups_of(name):
-                docs += self._docs_of(GROUP, g)
+                docs += self.docs_of(GROUP, g)
         elif p.type == "AssumedRole":
             role = st.entity(ROLE, p.extra["role_name"])
             if role is not None and role.id == p.extra.get("role_id"):
-                docs += self._docs_of(ROLE, role.name)
+                docs += self.docs_of(ROLE, role.name)
             if p.extra.get("policy"):
                 session_policy = compile_policy(p.extra["policy"], IDENTITY)
         compiled = []
@@ -174,7 +174,7 @@ class Iam:
         self._identity[ck] = got
         return got
 
-    def _docs_of(self, kind: str, name: str) -> list[str]:
+    def docs_of(self, kind: str, name: str) -> list[str]:
         st = self.state
         out = list(st.inline.get((kind, name.lower()), {}).values())
         for arn in st.attached.get((kind, name.lower()), []):

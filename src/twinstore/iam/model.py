@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -100,7 +101,6 @@ def aws_managed_policies() -> dict[str, ManagedPolicy]:
         "ReadOnlyAccess": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*", "iam:Get*", "iam:List*"],
                             "Resource": "*"}],
     }
-    import json
     out = {}
     for name, stmts in docs.items():
         arn = f"arn:aws:iam::aws:policy/{name}"

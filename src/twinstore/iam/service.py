@@ -6,14 +6,16 @@ import base64
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
+from ..auth.principal import Principal
 from ..auth.request import ApiRequest
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
-from .authority import Iam
+from .authority import Iam, RequestKeys
 from .conditions import PolicyError
 from .errors import invalid_input, limit_exceeded, malformed_policy, no_such_entity, validation
 from .model import GROUP, ROLE, USER, AccessKey, Entity, ManagedPolicy, PolicyVersion, new_id, new_secret
-from .policy import IDENTITY, TRUST, compile_policy
+from .evaluate import decide
+from .policy import IDENTITY, RESOURCE, TRUST, compile_policy
 from .sqlite_store import missing
 from .validate import check_input
 
@@ -598,10 +600,6 @@ _DECISIONS = {"Allow": "allowed", "Deny": "explicitDeny", "ImplicitDeny": "impli
 @op("SimulatePrincipalPolicy")
 async def simulate_principal_policy(svc: IamService, req: ApiRequest) -> dict[str, Any]:
     """Decisions for a user's or role's identity policies (plus optional extra policies and a resource policy)."""
-    from ..auth.principal import Principal
-    from .authority import RequestKeys
-    from .evaluate import decide
-    from .policy import RESOURCE
     p = req.params
     arn = p["PolicySourceArn"]
     kind = USER if ":user/" in arn else ROLE if ":role/" in arn else GROUP if ":group/" in arn else ""
@@ -613,7 +611,7 @@ async def simulate_principal_policy(svc: IamService, req: ApiRequest) -> dict[st
                           {"role_arn": e.arn, "role_name": e.name, "role_id": e.id})
     identity = list(svc.iam.identity_of(principal)[0]) if kind != GROUP else []
     if kind == GROUP:
-        identity = [compile_policy(d, IDENTITY) for d in svc.iam._docs_of(GROUP, e.name)]
+        identity = [compile_policy(d, IDENTITY) for d in svc.iam.docs_of(GROUP, e.name)]
     for extra in p.get("PolicyInputList") or []:
         identity.append(compile_policy(check_document(extra, IDENTITY, MAX_MANAGED_CHARS), IDENTITY))
     resource_policy = None

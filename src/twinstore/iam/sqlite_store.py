@@ -61,10 +61,9 @@ def _need_policy(c: sqlite3.Connection, arn: str) -> tuple[str, int]:
 
 class SqliteIamStore:
     def __init__(self, path: str) -> None:
-        new = not os.path.exists(path)
+        # holds users' secret access keys: 0600 from the start (SQLite gives -wal/-shm the database's mode)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self.db = SqliteEngine(path, SCHEMA, readers=1)
-        if new:
-            os.chmod(path, 0o600)  # holds users' secret access keys
         self._probe = connect(path, readonly=True)  # used only by the event loop's thread
         self._version = -1
 
