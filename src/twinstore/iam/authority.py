@@ -19,7 +19,7 @@ from .policy import IDENTITY, TRUST, Policy, compile_policy
 from .store import IamStore
 from .tokens import Session, TokenCodec, TokenError
 
-Identity = tuple[tuple[Policy, ...], Policy | None]  # identity policies, session policy
+Identity = tuple[tuple[Policy, ...], Policy | None, Policy | None]  # identity policies, session policy, boundary
 
 
 class RequestKeys:
@@ -151,8 +151,11 @@ class Iam:
         st = self.state
         docs: list[str] = []
         session_policy: Policy | None = None
+        boundary = ""
         if p.type == "IAMUser":
             name = p.extra["user_name"]
+            user = st.entity(USER, name)
+            boundary = user.boundary if user is not None else ""
             docs += self.docs_of(USER, name)
             for g in st.groups_of(name):
                 docs += self.docs_of(GROUP, g)
@@ -160,6 +163,7 @@ class Iam:
             role = st.entity(ROLE, p.extra["role_name"])
             if role is not None and role.id == p.extra.get("role_id"):
                 docs += self.docs_of(ROLE, role.name)
+                boundary = role.boundary
             if p.extra.get("policy"):
                 session_policy = compile_policy(p.extra["policy"], IDENTITY)
         compiled = []
@@ -168,7 +172,9 @@ class Iam:
                 compiled.append(compile_policy(d, IDENTITY))
             except PolicyError:
                 continue  # stored documents were validated; never let one break every request
-        got = (tuple(compiled), session_policy)
+        boundary_doc = self.policy(boundary) if boundary else None
+        got = (tuple(compiled), session_policy,
+               compile_policy(boundary_doc.document, IDENTITY) if boundary_doc is not None else None)
         if len(self._identity) > 10000:
             self._identity = {}
         self._identity[ck] = got
@@ -187,8 +193,9 @@ class Iam:
                resource_policy: Policy | None = None) -> str:
         if p.type == "Root" and resource_policy is None:
             return ALLOW
-        identity, session = self.identity_of(p) if p.type in ("IAMUser", "AssumedRole") else ((), None)
-        return decide(p, action, resource, keys, identity, resource_policy, session)
+        identity, session, boundary = self.identity_of(p) if p.type in ("IAMUser", "AssumedRole") \
+            else ((), None, None)
+        return decide(p, action, resource, keys, identity, resource_policy, session, boundary)
 
     def check(self, p: Principal, action: str, resource: str, keys: RequestKeys | None = None,
               resource_policy: Policy | None = None) -> None:

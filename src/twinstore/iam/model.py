@@ -35,6 +35,7 @@ class Entity:
     description: str = ""
     max_session: int = 3600
     tags: list[dict[str, str]] = field(default_factory=list)
+    boundary: str = ""  # permissions boundary: a managed policy ARN
 
 
 @dataclass(slots=True)

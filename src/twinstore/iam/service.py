@@ -139,15 +139,22 @@ class IamService:
     def policy_out(self, p: ManagedPolicy) -> dict[str, Any]:
         return {"PolicyName": p.name, "PolicyId": p.id, "Arn": p.arn, "Path": p.path,
                 "DefaultVersionId": p.default_version, "AttachmentCount": self.iam.state.attachment_count(p.arn),
-                "PermissionsBoundaryUsageCount": 0, "IsAttachable": True, "Description": p.description or None,
+                "PermissionsBoundaryUsageCount": sum(1 for e in self.iam.state.entities.values()
+                                                     if e.boundary == p.arn), "IsAttachable": True, "Description": p.description or None,
                 "CreateDate": p.created_us, "UpdateDate": p.updated_us}
+
+
+def _boundary_out(e: Entity, out: dict[str, Any]) -> dict[str, Any]:
+    if e.boundary:
+        out["PermissionsBoundary"] = {"PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": e.boundary}
+    return out
 
 
 def user_out(e: Entity) -> dict[str, Any]:
     out: dict[str, Any] = {"Path": e.path, "UserName": e.name, "UserId": e.id, "Arn": e.arn, "CreateDate": e.created_us}
     if e.tags:
         out["Tags"] = e.tags
-    return out
+    return _boundary_out(e, out)
 
 
 def role_out(e: Entity, full: bool = True) -> dict[str, Any]:
@@ -160,7 +167,7 @@ def role_out(e: Entity, full: bool = True) -> dict[str, Any]:
         out["Tags"] = e.tags
     if full:
         out["RoleLastUsed"] = {}
-    return out
+    return _boundary_out(e, out)
 
 
 def group_out(e: Entity) -> dict[str, Any]:
@@ -173,7 +180,7 @@ async def create_user(svc: IamService, req: ApiRequest) -> dict[str, Any]:
     p = req.params
     path = _path(p)
     e = Entity(USER, p["UserName"], new_id(USER), path, svc.arn("user", path, p["UserName"]), now_us(),
-               tags=p.get("Tags") or [])
+               tags=p.get("Tags") or [], boundary=_boundary_param(svc, p))
     await svc.iam.store.create_entity(e)
     return {"User": user_out(e)}
 
@@ -273,7 +280,7 @@ async def create_role(svc: IamService, req: ApiRequest) -> dict[str, Any]:
     check_trust_principals(svc, trust)
     path = _path(p)
     e = Entity(ROLE, p["RoleName"], new_id(ROLE), path, svc.arn("role", path, p["RoleName"]), now_us(), trust,
-               p.get("Description") or "", _max_session(p), p.get("Tags") or [])
+               p.get("Description") or "", _max_session(p), p.get("Tags") or [], _boundary_param(svc, p))
     await svc.iam.store.create_entity(e)
     return {"Role": role_out(e, full=False)}
 
@@ -547,6 +554,39 @@ async def list_account_aliases(svc: IamService, req: ApiRequest) -> dict[str, An
     return {"AccountAliases": [], "IsTruncated": False}
 
 
+# ---- permissions boundaries ----------------------------------------------------------------------------------
+def _boundary_param(svc: IamService, p: dict[str, Any]) -> str:
+    arn = p.get("PermissionsBoundary") or ""
+    if arn:
+        _check_policy_arn(arn)
+        if arn.startswith("arn:aws:iam::aws:policy/") and arn not in svc.iam.builtin:
+            raise no_such_entity(f"Scope ARN: {arn} does not exist or is not attachable.")
+    return arn
+
+
+def _boundary_ops(kind: str, noun: str) -> None:
+    param = _NAME_PARAM[kind]
+
+    async def put(svc: IamService, req: ApiRequest) -> dict[str, Any]:
+        e = svc.entity(kind, req.params[param])
+        e.boundary = _boundary_param(svc, req.params)
+        await svc.iam.store.update_entity(e)
+        return {}
+
+    async def delete(svc: IamService, req: ApiRequest) -> dict[str, Any]:
+        e = svc.entity(kind, req.params[param])
+        e.boundary = ""
+        await svc.iam.store.update_entity(e)
+        return {}
+
+    OPS[f"Put{noun}PermissionsBoundary"] = put
+    OPS[f"Delete{noun}PermissionsBoundary"] = delete
+
+
+_boundary_ops(USER, "User")
+_boundary_ops(ROLE, "Role")
+
+
 # ---- tags ---------------------------------------------------------------------------------------------------
 MAX_TAGS = 50
 
@@ -610,6 +650,7 @@ async def simulate_principal_policy(svc: IamService, req: ApiRequest) -> dict[st
                           extra={"user_name": e.name} if kind == USER else
                           {"role_arn": e.arn, "role_name": e.name, "role_id": e.id})
     identity = list(svc.iam.identity_of(principal)[0]) if kind != GROUP else []
+    boundary = svc.iam.identity_of(principal)[2] if kind != GROUP else None
     if kind == GROUP:
         identity = [compile_policy(d, IDENTITY) for d in svc.iam.docs_of(GROUP, e.name)]
     for extra in p.get("PolicyInputList") or []:
@@ -627,7 +668,7 @@ async def simulate_principal_policy(svc: IamService, req: ApiRequest) -> dict[st
     results = []
     for action in p["ActionNames"]:
         for resource in p.get("ResourceArns") or ["*"]:
-            d = decide(principal, action, resource, keys, identity, resource_policy)
+            d = decide(principal, action, resource, keys, identity, resource_policy, None, boundary)
             results.append({"EvalActionName": action, "EvalResourceName": resource, "EvalDecision": _DECISIONS[d],
                             "MatchedStatements": [], "MissingContextValues": []})
     page, extra_out = _page(results, p, lambda r: f"{r['EvalActionName']}\x00{r['EvalResourceName']}")
