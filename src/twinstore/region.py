@@ -64,7 +64,7 @@ class Region:
         self.proxy = RegionProxy()
         self.iam = Iam(SqliteIamStore(os.path.join(cfg.data_dir, "iam.db")), self.root.account_id,
                        TokenCodec(load_secret(cfg.data_dir)))
-        self.s3.principal_exists = self.iam.principal_exists
+        self.s3.principal_ids = self.iam.principal_ids
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
         self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root, self.iam.lookup), lambda: self._regions,

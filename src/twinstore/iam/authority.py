@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..auth.principal import Credential, Principal
 from ..protocol.errors import AWSError
@@ -15,7 +15,7 @@ from .conditions import PolicyError
 from .errors import access_denied
 from .evaluate import ALLOW, DENY, decide
 from .model import GROUP, ROLE, USER, Entity, IamState, aws_managed_policies, new_id
-from .policy import IDENTITY, TRUST, Policy, compile_policy
+from .policy import IDENTITY, TRUST, Policy, compile_policy, named_principals
 from .store import IamStore
 from .tokens import Session, TokenCodec, TokenError
 
@@ -190,12 +190,13 @@ class Iam:
         return out
 
     def decide(self, p: Principal, action: str, resource: str, keys: RequestKeys,
-               resource_policy: Policy | None = None) -> str:
+               resource_policy: Policy | None = None, bound: Mapping[str, str] | None = None) -> str:
+        """`bound`: the resource policy's principal ARNs -> unique ids when it was saved (`principal_ids`)."""
         if p.type == "Root" and resource_policy is None:
             return ALLOW
         identity, session, boundary = self.identity_of(p) if p.type in ("IAMUser", "AssumedRole") \
             else ((), None, None)
-        return decide(p, action, resource, keys, identity, resource_policy, session, boundary)
+        return decide(p, action, resource, keys, identity, resource_policy, session, boundary, bound)
 
     def check(self, p: Principal, action: str, resource: str, keys: RequestKeys | None = None,
               resource_policy: Policy | None = None) -> None:
@@ -214,18 +215,30 @@ class Iam:
         self.check(p, "iam:PassRole", role_arn, keys)
 
     # ---- sessions -----------------------------------------------------------------------------------------
-    def principal_exists(self, arn: str) -> bool:
-        """Whether a principal ARN a policy names exists: users and roles of this account are looked up; other
-        accounts and session ARNs cannot be checked here and are accepted."""
+    def principal_id(self, arn: str) -> str | None:
+        """The unique id of a user or role ARN of this account a policy names; "" for principals that cannot
+        be checked here (other accounts, roots, sessions); None when it does not exist."""
         parts = arn.split(":", 5)
         if len(parts) != 6 or parts[4] != self.account_id or parts[2] != "iam":
-            return True
+            return ""
         resource = parts[5]
         for kind in (USER, ROLE):
             if resource.startswith(kind + "/"):
                 e = self.state.entity(kind, resource.rsplit("/", 1)[-1])
-                return e is not None and e.arn == arn
-        return resource == "root"
+                return e.id if e is not None and e.arn == arn else None
+        return "" if resource == "root" else None
+
+    def principal_ids(self, policy: Policy) -> dict[str, str]:
+        """What a resource or trust policy binds at save time: named user/role ARN -> unique id. Raises
+        PolicyError for a principal that does not exist."""
+        out: dict[str, str] = {}
+        for arn in named_principals(policy):
+            pid = self.principal_id(arn)
+            if pid is None:
+                raise PolicyError(f'Invalid principal in policy: "AWS":"{arn}"')
+            if pid:
+                out[arn] = pid
+        return out
 
     def role_by_arn(self, role_arn: str) -> Entity | None:
         parts = role_arn.split(":", 5)

@@ -8,7 +8,7 @@ The account root is not limited by identity policies, but an explicit Deny in a 
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from ..auth.principal import Principal
 from .conditions import KeySource
@@ -33,7 +33,7 @@ def _scan(policies: Sequence[Policy], action: str, resource: str, keys: KeySourc
 
 def decide(principal: Principal, action: str, resource: str, keys: KeySource, identity: Sequence[Policy],
            resource_policy: Policy | None = None, session_policy: Policy | None = None,
-           boundary: Policy | None = None) -> str:
+           boundary: Policy | None = None, bound: Mapping[str, str] | None = None) -> str:
     """`session_policy` (passed to AssumeRole) and `boundary` (the permissions boundary) limit what the identity
     policies allow, and what a resource policy grants through the role ARN; a resource policy naming the user
     or the session itself is not limited by them."""
@@ -55,7 +55,7 @@ def decide(principal: Principal, action: str, resource: str, keys: KeySource, id
         for st in resource_policy.statements:
             if st.allow and resource_allow:
                 continue
-            m = st.principal_match(principal)
+            m = st.principal_match(principal, bound)
             if not m or not st.applies(action, resource, keys, subst):
                 continue
             if not st.allow:

@@ -36,6 +36,7 @@ class Entity:
     max_session: int = 3600
     tags: list[dict[str, str]] = field(default_factory=list)
     boundary: str = ""  # permissions boundary: a managed policy ARN
+    trust_ids: dict[str, str] = field(default_factory=dict)  # roles: principal ARN -> unique id the trust binds
 
 
 @dataclass(slots=True)

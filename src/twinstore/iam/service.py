@@ -55,17 +55,12 @@ def check_document(doc: str, kind: str, max_chars: int) -> str:
     return doc
 
 
-def check_trust_principals(svc: "IamService", doc: str) -> None:
-    """A trust policy may only name users and roles of this account that exist (AWS resolves them at save)."""
-    for st in compile_policy(doc, TRUST).statements:
-        for arn in sorted(st.principal.aws if st.principal else ()):
-            parts = arn.split(":", 5)
-            if parts[4] != svc.account_id or not (parts[5].startswith("user/") or parts[5].startswith("role/")):
-                continue
-            kind = USER if parts[5].startswith("user/") else ROLE
-            e = svc.iam.state.entity(kind, parts[5].rsplit("/", 1)[-1])
-            if e is None or e.arn != arn:
-                raise malformed_policy(f'Invalid principal in policy: "AWS":"{arn}"')
+def trust_principal_ids(svc: "IamService", doc: str) -> dict[str, str]:
+    """A trust policy may only name users and roles that exist; it stays bound to their unique ids."""
+    try:
+        return svc.iam.principal_ids(compile_policy(doc, TRUST))
+    except PolicyError as e:
+        raise malformed_policy(str(e)) from None
 
 
 def _path(params: dict[str, Any]) -> str:
@@ -140,7 +135,8 @@ class IamService:
         return {"PolicyName": p.name, "PolicyId": p.id, "Arn": p.arn, "Path": p.path,
                 "DefaultVersionId": p.default_version, "AttachmentCount": self.iam.state.attachment_count(p.arn),
                 "PermissionsBoundaryUsageCount": sum(1 for e in self.iam.state.entities.values()
-                                                     if e.boundary == p.arn), "IsAttachable": True, "Description": p.description or None,
+                                                     if e.boundary == p.arn),
+                "IsAttachable": True, "Description": p.description or None,
                 "CreateDate": p.created_us, "UpdateDate": p.updated_us}
 
 
@@ -277,10 +273,10 @@ def _max_session(p: dict[str, Any]) -> int:
 async def create_role(svc: IamService, req: ApiRequest) -> dict[str, Any]:
     p = req.params
     trust = check_document(p["AssumeRolePolicyDocument"], TRUST, MAX_TRUST_CHARS)
-    check_trust_principals(svc, trust)
+    trust_ids = trust_principal_ids(svc, trust)
     path = _path(p)
     e = Entity(ROLE, p["RoleName"], new_id(ROLE), path, svc.arn("role", path, p["RoleName"]), now_us(), trust,
-               p.get("Description") or "", _max_session(p), p.get("Tags") or [], _boundary_param(svc, p))
+               p.get("Description") or "", _max_session(p), p.get("Tags") or [], _boundary_param(svc, p), trust_ids)
     await svc.iam.store.create_entity(e)
     return {"Role": role_out(e, full=False)}
 
@@ -313,7 +309,7 @@ async def update_role(svc: IamService, req: ApiRequest) -> dict[str, Any]:
 async def update_assume_role_policy(svc: IamService, req: ApiRequest) -> dict[str, Any]:
     e = svc.entity(ROLE, req.params["RoleName"])
     e.trust = check_document(req.params["PolicyDocument"], TRUST, MAX_TRUST_CHARS)
-    check_trust_principals(svc, e.trust)
+    e.trust_ids = trust_principal_ids(svc, e.trust)
     await svc.iam.store.update_entity(e)
     return {}
 

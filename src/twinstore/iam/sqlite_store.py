@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS entities (
   kind TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE, id TEXT NOT NULL, path TEXT NOT NULL,
   arn TEXT NOT NULL, created_us INTEGER NOT NULL, trust TEXT NOT NULL DEFAULT '',
   description TEXT NOT NULL DEFAULT '', max_session INTEGER NOT NULL DEFAULT 3600,
-  tags TEXT NOT NULL DEFAULT '[]', boundary TEXT NOT NULL DEFAULT '', PRIMARY KEY (kind, name));
+  tags TEXT NOT NULL DEFAULT '[]', boundary TEXT NOT NULL DEFAULT '', trust_ids TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (kind, name));
 CREATE TABLE IF NOT EXISTS access_keys (
   akid TEXT PRIMARY KEY, user TEXT NOT NULL COLLATE NOCASE, secret TEXT NOT NULL, status TEXT NOT NULL,
   created_us INTEGER NOT NULL);
@@ -94,18 +95,19 @@ class SqliteIamStore:
             if e.boundary:
                 _need_boundary(c, e.boundary)
             c.execute("INSERT INTO entities(kind, name, id, path, arn, created_us, trust, description, max_session,"
-                      " tags, boundary) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                      " tags, boundary, trust_ids) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                       (e.kind, e.name, e.id, e.path, e.arn, e.created_us, e.trust, e.description, e.max_session,
-                       json.dumps(e.tags), e.boundary))
+                       json.dumps(e.tags), e.boundary, json.dumps(e.trust_ids)))
         await self.db.write(op)
 
     async def update_entity(self, e: Entity) -> None:
         def op(c: sqlite3.Connection) -> None:
             if e.boundary:
                 _need_boundary(c, e.boundary)
-            cur = c.execute("UPDATE entities SET trust=?, description=?, max_session=?, tags=?, boundary=? WHERE "
-                            "kind=? AND name=?", (e.trust, e.description, e.max_session, json.dumps(e.tags),
-                                                  e.boundary, e.kind, e.name))
+            cur = c.execute("UPDATE entities SET trust=?, description=?, max_session=?, tags=?, boundary=?, "
+                            "trust_ids=? WHERE kind=? AND name=?",
+                            (e.trust, e.description, e.max_session, json.dumps(e.tags), e.boundary,
+                             json.dumps(e.trust_ids), e.kind, e.name))
             if cur.rowcount == 0:
                 raise missing(e.kind, e.name)
         await self.db.write(op)
@@ -286,8 +288,9 @@ def _load(c: sqlite3.Connection) -> IamState:
     c.execute("BEGIN")
     try:
         for r in c.execute("SELECT kind, name, id, path, arn, created_us, trust, description, max_session, tags, "
-                           "boundary FROM entities ORDER BY name COLLATE NOCASE"):
-            e = Entity(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]), r[10])
+                           "boundary, trust_ids FROM entities ORDER BY name COLLATE NOCASE"):
+            e = Entity(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]), r[10],
+                       json.loads(r[11]))
             st.entities[(e.kind, e.name.lower())] = e
         for r in c.execute("SELECT akid, user, secret, status, created_us FROM access_keys ORDER BY created_us"):
             st.keys[r[0]] = AccessKey(r[0], r[1], r[2], r[3], r[4])

@@ -52,7 +52,8 @@ class StsService:
                                             "aws:RequestedRegion": req.region}))
         identity, session_policy, boundary = self.iam.identity_of(p)
         trust = compile_policy(role.trust, TRUST)
-        if decide(p, "sts:AssumeRole", role_arn, keys, identity, trust, session_policy, boundary) != ALLOW:
+        if decide(p, "sts:AssumeRole", role_arn, keys, identity, trust, session_policy, boundary,
+                  role.trust_ids) != ALLOW:
             raise access_denied(p.arn, "sts:AssumeRole", role_arn, "")
         duration = params.get("DurationSeconds", 3600)
         limit = CHAINED_MAX if p.type == "AssumedRole" else role.max_session

@@ -272,16 +272,18 @@ async def put_bucket_policy(svc: S3Service, req: S3Request) -> S3Response:
     b = await svc.bucket(req.bucket)
     text = req.payload or ""
     policy = validate_policy(text, b.name)
-    if svc.principal_exists is not None:
-        for st in policy.statements:
-            for arn in sorted(st.principal.aws if st.principal else ()):
-                if not svc.principal_exists(arn):
-                    raise AWSError("MalformedPolicy", "Invalid principal in policy")
+    ids: dict[str, str] = {}
+    if svc.principal_ids is not None:
+        try:
+            ids = svc.principal_ids(policy)
+        except PolicyError:
+            raise AWSError("MalformedPolicy", "Invalid principal in policy") from None
     if (b.configs.get("publicAccessBlock") or {}).get("BlockPublicPolicy") and is_public(policy):
         raise AWSError("AccessDenied", f"User: {req.principal.arn} is not authorized to perform: s3:PutBucketPolicy "
                                        f"on resource: \"arn:aws:s3:::{b.name}\" because public policies are blocked "
                                        "by the BlockPublicPolicy block public access setting.")
     b.configs["policy"] = text
+    b.configs["policyPrincipalIds"] = ids
     await svc.store.update_bucket(b)
     return S3Response(status=204)
 
@@ -306,7 +308,11 @@ async def get_bucket_policy_status(svc: S3Service, req: S3Request) -> S3Response
 
 @handles("DeleteBucketPolicy")
 async def delete_bucket_policy(svc: S3Service, req: S3Request) -> S3Response:
-    return await _delete_config(svc, req, "policy")
+    b = await svc.bucket(req.bucket)
+    if b.configs.pop("policy", None) is not None:
+        b.configs.pop("policyPrincipalIds", None)
+        await svc.store.update_bucket(b)
+    return S3Response(status=204)
 
 
 @handles("PutBucketLogging")
