@@ -54,6 +54,9 @@ class RequestKeys:
         if key in ("aws:currenttime", "aws:epochtime"):
             t = self.now_us if self.now_us is not None else now_us()
             return [iso8601(t)] if key == "aws:currenttime" else [str(t // 1_000_000)]
+        if key in ("aws:sourcearn", "aws:sourceaccount") and p.extra:
+            v = p.extra.get(key[4:])
+            return [v] if v else None
         if key.startswith("aws:principaltag/") and p.extra:
             v = p.extra.get("tag:" + key[len("aws:principaltag/"):])
             return [v] if v is not None else None
@@ -133,7 +136,8 @@ class Iam:
         if self.clock() >= s.expires_us:
             raise AWSError("ExpiredToken", "The provided token has expired.")
         if not s.role_arn:  # an AWS service principal itself (service_credential)
-            p = Principal("", s.source_identity, "AWSService", access_key_id, s.source_identity)
+            p = Principal("", s.source_identity, "AWSService", access_key_id, s.source_identity,
+                          extra=_source_extra(s))
             return Credential(access_key_id, self.codec.secret_for(access_key_id), p, token, s.expires_us)
         p = session_principal(self.account_id, s, token)
         role = self.state.entity(ROLE, p.extra["role_name"])
@@ -257,13 +261,16 @@ class Iam:
                           session_token=token, expires_us=s.expires_us)
         return s, cred
 
-    def service_credential(self, service: str, duration_s: int = 3600) -> Credential:
+    def service_credential(self, service: str, duration_s: int = 3600, source_arn: str = "",
+                           source_account: str = "") -> Credential:
         """Credentials of an AWS service principal itself (e.g. `cloudtrail.amazonaws.com` delivering logs):
-        no identity policies, so only resource policies naming `{"Service": service}` grant it anything."""
+        no identity policies, so only resource policies naming `{"Service": service}` grant it anything.
+        `source_arn`/`source_account` (e.g. the trail) become the aws:SourceArn / aws:SourceAccount keys."""
         akid = new_id("session", 20)
-        s = Session(akid, "", "", service.lower(), self.clock() + duration_s * 1_000_000, service.lower())
+        s = Session(akid, "", "", service.lower(), self.clock() + duration_s * 1_000_000, service.lower(),
+                    source_arn=source_arn, source_account=source_account)
         token = self.codec.encode(s)
-        p = Principal("", service.lower(), "AWSService", akid, service.lower())
+        p = Principal("", service.lower(), "AWSService", akid, service.lower(), extra=_source_extra(s))
         return Credential(akid, self.codec.secret_for(akid), p, session_token=token, expires_us=s.expires_us)
 
     async def service_session(self, role_arn: str, service: str = "s3.amazonaws.com",
@@ -281,6 +288,10 @@ class Iam:
             raise access_denied(service, "sts:AssumeRole", role_arn)
         return self.new_session(role, f"{service.split('.')[0]}-{int(time.time())}", duration_s,
                                 source=service.lower())[1]
+
+
+def _source_extra(s: Session) -> dict[str, str]:
+    return {k: v for k, v in (("sourcearn", s.source_arn), ("sourceaccount", s.source_account)) if v}
 
 
 def _tag_extra(e: Entity) -> dict[str, str]:
