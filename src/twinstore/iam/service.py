@@ -103,14 +103,16 @@ class IamService:
     def resource_arn(self, req: ApiRequest) -> str:
         """The ARN an IAM action acts on, for authorization at the edge."""
         p = req.params
-        if "PolicyArn" in p:
-            return p["PolicyArn"]
-        if req.operation in ("CreatePolicy",):
+        if req.operation == "CreatePolicy":
             return f"arn:aws:iam::{self.account_id}:policy{_path(p)}{p.get('PolicyName', '')}"
+        if req.operation in ("AddUserToGroup", "RemoveUserFromGroup"):
+            p = {"GroupName": p.get("GroupName", "")}
         for kind, param in (("role", "RoleName"), ("group", "GroupName"), ("user", "UserName")):
-            if param in p:
+            if param in p:  # attach/detach act on the entity, not on the policy
                 e = self.iam.state.entity(kind, p[param])
                 return e.arn if e else f"arn:aws:iam::{self.account_id}:{kind}{_path(p)}{p[param]}"
+        if "PolicyArn" in p:
+            return str(p["PolicyArn"])
         if req.operation in ("GetUser", "CreateAccessKey", "ListAccessKeys") and req.principal.type == "IAMUser":
             return req.principal.arn
         return "*"
