@@ -4,6 +4,7 @@ Deployment data directory layout (one per deployment, shared by its regions on o
     credentials.json            root account (0600)
     global.db                   bucket-name namespace, region endpoints (what AWS keeps global)
     regions/<name>/meta.db      this region's metadata
+    regions/<name>/logs.db      this region's CloudWatch Logs (log groups, streams, events)
     regions/<name>/blobs/       this region's object data
 """
 
@@ -19,6 +20,9 @@ from .auth.request import ApiService
 from .blob.files import BlobStore
 from .edge.app import TwinstoreApp
 from .edge.proxy import RegionProxy
+from .logs.service import LogsService
+from .logs.sqlite_backend import SqliteLogBackend
+from .logs.store import LogStore
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
 from .s3.service import S3Service
@@ -54,6 +58,9 @@ class Region:
         self.blobs = BlobStore(cfg.region_dir)
         self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
                             endpoint=cfg.endpoint)
+        self.log_store = LogStore(SqliteLogBackend(os.path.join(cfg.region_dir, "logs.db")), cfg.name,
+                                  self.root.account_id)
+        self.logs = LogsService(self.log_store)
         self.proxy = RegionProxy()
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
@@ -62,7 +69,7 @@ class Region:
 
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
-        services: dict[str, ApiService] = {}
+        services: dict[str, ApiService] = {"logs": self.logs}
         return services
 
     async def start(self) -> None:
@@ -73,6 +80,7 @@ class Region:
         await self.global_store.set_region_endpoint(self.cfg.name, self.cfg.endpoint)
         self._regions = set(await self.global_store.region_endpoints())
         self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_regions())
+        self.log_store.start()
 
     async def reconcile_namespace(self) -> None:
         """Finishes or undoes bucket creations/deletions a crash interrupted between the two stores."""
@@ -96,6 +104,8 @@ class Region:
         if self._refresh_task:
             self._refresh_task.cancel()
         await self.proxy.close()
+        self.logs.close()
+        await self.log_store.close()
         await self.store.close()
         await self.global_store.close()
         self.blobs.close()

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from . import aggregates
 from . import ast as A
 from .compile import Fn, compile_expr
-from .source import ChunkRef, EventSource
+from .source import EventSource
 from .values import num, render, sort_key, truthy
 
 SYSTEM_FIELDS = {"@timestamp", "@message", "@logStream", "@log", "@ingestionTime", "@ptr"}

@@ -374,7 +374,7 @@ class Parser:
             raise QuerySyntaxError(f"function '{name_tok.text}' takes {lo if lo == hi else f'{lo} to {hi}'} "
                                    f"argument(s), {len(args)} given", name_tok.start, end - 1, self.text)
         if any(isinstance(a, A.Star) for a in args) and name != "count":
-            raise QuerySyntaxError(f"'*' is only valid in count(*)", name_tok.start, end - 1, self.text)
+            raise QuerySyntaxError("'*' is only valid in count(*)", name_tok.start, end - 1, self.text)
         return A.Call(name, args, name_tok.start, end)
 
 
