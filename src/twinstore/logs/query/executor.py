@@ -88,12 +88,12 @@ class Plan:
             after = cmds[last_stats + 1:]
         else:
             after = cmds
-            names = [] if any(isinstance(c, A.Fields) for c in cmds) else ["@timestamp", "@message"]
-        for c in after:
-            if isinstance(c, A.Fields):
-                names += [it.name for it in c.items]
-            elif isinstance(c, A.Parse):
-                names += c.names
+            names = []
+        # `fields` commands choose the columns; without any, @timestamp, @message and what `parse` extracts
+        if any(isinstance(c, A.Fields) for c in after):
+            names += [it.name for c in after if isinstance(c, A.Fields) for it in c.items]
+        elif last_stats < 0:
+            names += ["@timestamp", "@message"] + [n for c in after if isinstance(c, A.Parse) for n in c.names]
         return _dedupe(names)
 
     def _topk(self) -> tuple[int, bool] | None:
