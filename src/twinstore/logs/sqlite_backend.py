@@ -294,47 +294,43 @@ class SqliteSource:
                 self._streams[sid] = name
         return out
 
-    def rows(self, chunk: ChunkRef, fields: list[str], system: set[str], with_message: bool) -> list[dict[str, Any]]:
+    def columns(self, chunk: ChunkRef, fields: list[str], system: set[str],
+                with_message: bool) -> tuple[dict[str, Any], int]:
         cid, gid, sid, inline, lo = chunk.key
         c = self._c()
         r = c.execute("SELECT ts, ingest_ms, cols, " + ("messages" if with_message else "NULL") +
                       " FROM chunks WHERE id = ?", (cid,)).fetchone()
         if r is None:  # expired and deleted since chunks() ran
-            return []
+            return {}, 0
         ts = _unpack(r[0])
         a, b = bisect_left(ts, lo), bisect_left(ts, self.end)
         if a >= b:
-            return []
+            return {}, 0
         if inline:
             all_cols = _unpack(r[2])
-            cols = {f: all_cols[f] for f in fields if f in all_cols}
+            found = {f: all_cols[f] for f in fields if f in all_cols}
         elif fields:
             marks = ",".join("?" * len(fields))
-            cols = {p: _unpack(d) for p, d in c.execute(
+            found = {p: _unpack(d) for p, d in c.execute(
                 f"SELECT path, data FROM chunk_cols WHERE chunk_id = ? AND path IN ({marks})", (cid, *fields))}
         else:
-            cols = {}
+            found = {}
+        n = b - a
+        whole = a == 0 and b == len(ts)
         base = cid << EVENT_ID_SHIFT
-        names = ["@timestamp", "#id"]
-        series: list[Any] = [ts[a:b], range(base | a, base | b)]
-        for name, col in cols.items():
-            names.append(name)
-            series.append(col[a:b])
+        cols: dict[str, Any] = {"@timestamp": ts if whole else ts[a:b], "#id": range(base | a, base | b)}
+        for name, col in found.items():
+            cols[name] = col if whole else col[a:b]
         if with_message:
-            names.append("@message")
-            series.append(_unpack(r[3])[a:b])
-        rows = [dict(zip(names, vals)) for vals in zip(*series)]  # absent fields are None: same as missing
-        extra: dict[str, Any] = {}
+            msgs = _unpack(r[3])
+            cols["@message"] = msgs if whole else msgs[a:b]
         if "@logStream" in system:
-            extra["@logStream"] = self._streams.get(sid, "")
+            cols["@logStream"] = [self._streams.get(sid, "")] * n
         if "@log" in system:
-            extra["@log"] = f"{self.account_id}:{self.groups[gid].name}"
+            cols["@log"] = [f"{self.account_id}:{self.groups[gid].name}"] * n
         if "@ingestionTime" in system:
-            extra["@ingestionTime"] = r[1]
-        if extra:
-            for row in rows:
-                row.update(extra)
-        return rows
+            cols["@ingestionTime"] = [r[1]] * n
+        return cols, n
 
     def messages(self, ids: list[int]) -> dict[int, str]:
         c = self._c()
