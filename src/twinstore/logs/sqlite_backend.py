@@ -14,9 +14,11 @@ import marshal
 import sqlite3
 import zlib
 from bisect import bisect_left
+from dataclasses import dataclass
 from typing import Any
 
 from ..meta.sqlite.engine import SqliteEngine
+from .flatten import columns
 from .model import EVENT_ID_SHIFT, LogEvent, LogGroup, LogStream
 from .query.source import ChunkRef
 
@@ -52,6 +54,16 @@ def _pack(obj: Any) -> bytes:
 
 def _unpack(blob: bytes) -> Any:
     return marshal.loads(zlib.decompress(blob))
+
+
+@dataclass(slots=True)
+class PreparedChunk:
+    ts: list[int]
+    nbytes: int
+    ts_blob: bytes
+    msg_blob: bytes
+    packed: dict[str, bytes] | None  # one blob per column (large batches)
+    inline: bytes | None             # all columns in one blob (small batches)
 
 
 def _group(r: tuple[Any, ...], stored: int = 0) -> LogGroup:
@@ -143,14 +155,21 @@ class SqliteLogBackend:
         return await self.engine.read(fn)
 
     # ---- events ------------------------------------------------------------------------------------------
-    async def append(self, group_id: int, stream: str, events: list[tuple[int, str]], ingest_ms: int,
-                     create_stream: bool, columns: dict[str, list[Any]]) -> bool:
+    def prepare(self, events: list[tuple[int, str]]) -> PreparedChunk:
+        """CPU work of a batch, run off the event loop: field discovery, encoding, compression (zlib releases
+        the GIL, so this overlaps with request handling)."""
         ts = [t for t, _ in events]
         msgs = [m for _, m in events]
-        nbytes = sum(len(m.encode("utf-8", "surrogatepass")) for m in msgs)
-        ts_blob, msg_blob = _pack(ts), _pack(msgs)
-        packed = {k: _pack(v) for k, v in columns.items()} if len(events) >= INLINE_COLS_BELOW else None
-        inline = _pack(columns) if packed is None and columns else None
+        cols = columns(msgs)
+        big = len(events) >= INLINE_COLS_BELOW
+        return PreparedChunk(ts, sum(len(m.encode("utf-8", "surrogatepass")) for m in msgs), _pack(ts), _pack(msgs),
+                             {k: _pack(v) for k, v in cols.items()} if big else None,
+                             _pack(cols) if cols and not big else None)
+
+    async def append(self, group_id: int, stream: str, chunk: PreparedChunk, ingest_ms: int,
+                     create_stream: bool) -> bool:
+        ts, nbytes, ts_blob, msg_blob, packed, inline = (chunk.ts, chunk.nbytes, chunk.ts_blob, chunk.msg_blob,
+                                                         chunk.packed, chunk.inline)
 
         def fn(c: sqlite3.Connection) -> bool:
             r = c.execute("SELECT id FROM streams WHERE group_id = ? AND name = ?", (group_id, stream)).fetchone()
