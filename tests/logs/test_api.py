@@ -264,6 +264,16 @@ def test_aws_cli_logs(east: Any) -> None:
     found = json.loads(east.aws("logs", "filter-log-events", "--log-group-name", name, "--filter-pattern",
                                 '{ $.eventName = "PutObject" }').stdout)
     assert [json.loads(e["message"])["eventName"] for e in found["events"]] == ["PutObject"]
+    import time
+    qid = json.loads(east.aws("logs", "start-query", "--log-group-name", name, "--start-time",
+                              str(int(time.time()) - 3600), "--end-time", str(int(time.time()) + 60),
+                              "--query-string", "stats count(*) as n by eventName | sort eventName").stdout)["queryId"]
+    for _ in range(200):
+        res = json.loads(east.aws("logs", "get-query-results", "--query-id", qid).stdout)
+        if res["status"] == "Complete":
+            break
+        time.sleep(0.05)
+    assert [[c["value"] for c in row] for row in res["results"]] == [["GetObject", "1"], ["PutObject", "1"]]
     bad = east.aws("logs", "put-retention-policy", "--log-group-name", name, "--retention-in-days", "2", check=False)
     assert bad.returncode != 0 and "InvalidParameterException" in bad.stderr
     east.aws("logs", "delete-log-group", "--log-group-name", name)
