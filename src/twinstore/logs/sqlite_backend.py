@@ -253,13 +253,17 @@ def _scan(c: sqlite3.Connection, group_id: int, stream_ids: list[int] | None, st
     order = "min_ts ASC" if forward else "max_ts DESC"
     names = dict(c.execute("SELECT id, name FROM streams WHERE group_id = ?", (group_id,)).fetchall())
     found: list[LogEvent] = []
-    for cid, sid, min_ts, max_ts, ingest, ts_blob, msg_blob in c.execute(
-            f"SELECT id, stream_id, min_ts, max_ts, ingest_ms, ts, messages FROM chunks WHERE {where} "
-            f"ORDER BY {order}", args).fetchall():
+    for cid, sid, min_ts, max_ts, ingest in c.execute(
+            f"SELECT id, stream_id, min_ts, max_ts, ingest_ms FROM chunks WHERE {where} ORDER BY {order}",
+            args).fetchall():
         if len(found) >= limit:
             bound = found[limit - 1].as_tuple()
             if (forward and min_ts > bound[0]) or (not forward and max_ts < bound[0]):
                 break
+        blobs = c.execute("SELECT ts, messages FROM chunks WHERE id = ?", (cid,)).fetchone()
+        if blobs is None:
+            continue
+        ts_blob, msg_blob = blobs
         ts = _unpack(ts_blob)
         lo, hi = bisect_left(ts, start), bisect_left(ts, end)
         if lo >= hi:
