@@ -85,6 +85,10 @@ def cases(d: Data) -> list[tuple[str, list[dict[str, str]]]]:
         ("stats count(*) by bin(5m) as period | sort period",
          [{"period": fmt(t0), "count(*)": "3"}, {"period": fmt(t0 + 300_000), "count(*)": "3"},
           {"period": fmt(t0 + HOUR), "count(*)": "1"}]),
+        ("stats count(*) as n by bin(1h)",  # without a sort, newest bin first
+         [{"bin(1h)": fmt(t0 + HOUR), "n": "1"}, {"bin(1h)": fmt(t0), "n": "6"}]),
+        ("filter ispresent(bytes) | stats sum(bytes) as s by bin(1h)",
+         [{"bin(1h)": fmt(t0 + HOUR), "s": "50"}, {"bin(1h)": fmt(t0), "s": "650"}]),
         ("filter requestParameters.bucketName like 'crrlab' | stats count(*) as n", [{"n": "4"}]),
         ("filter requestParameters.bucketName like'crrlab' | stats count(*) as n", [{"n": "4"}]),
         ("filter requestParameters.bucketName like /(?i)^LAB-/ | stats count(*) as n", [{"n": "4"}]),

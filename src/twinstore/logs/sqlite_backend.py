@@ -48,6 +48,10 @@ INLINE_COLS_BELOW = 64  # batches smaller than this keep all their columns in th
 _G_COLS = "id, name, created_ms, retention_days, class, kms_key_id, tags"
 
 
+def utf8_size(msgs: list[str]) -> int:
+    return sum(len(m) if m.isascii() else len(m.encode("utf-8", "surrogatepass")) for m in msgs)
+
+
 def _pack(obj: Any) -> bytes:
     return zlib.compress(marshal.dumps(obj), 1)
 
@@ -162,7 +166,7 @@ class SqliteLogBackend:
         msgs = [m for _, m in events]
         cols = columns(msgs)
         big = len(events) >= INLINE_COLS_BELOW
-        return PreparedChunk(ts, sum(len(m.encode("utf-8", "surrogatepass")) for m in msgs), _pack(ts), _pack(msgs),
+        return PreparedChunk(ts, utf8_size(msgs), _pack(ts), _pack(msgs),
                              {k: _pack(v) for k, v in cols.items()} if big else None,
                              _pack(cols) if cols and not big else None)
 

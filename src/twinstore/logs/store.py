@@ -133,7 +133,7 @@ class LogStore:
             if not msg:
                 raise invalid("1 validation error detected: Value at 'logEvents.member.message' failed to satisfy "
                               "constraint: Member must have length greater than or equal to 1")
-            size += len(msg.encode("utf-8", "surrogatepass")) + EVENT_OVERHEAD
+            size += (len(msg) if msg.isascii() else len(msg.encode("utf-8", "surrogatepass"))) + EVENT_OVERHEAD
             if prev is not None and ts < prev:
                 raise invalid("Log events in a single PutLogEvents request must be in chronological order.")
             prev = ts

@@ -326,6 +326,14 @@ def prepare(q: A.Query, limit: int | None = None) -> Plan:
     return plan
 
 
+def _time_order(st: A.Stats, rows: list[dict[str, Any]], later: list[A.Command]) -> list[dict[str, Any]]:
+    """`stats ... by bin(...)` without a later sort: newest bin first."""
+    bins = [it.name for it in st.by if isinstance(it.expr, A.Call) and it.expr.name == "bin"]
+    if not bins or any(isinstance(c, A.Sort) for c in later):
+        return rows
+    return _sort(rows, [A.SortKey(A.Field(bins[0]), True)])
+
+
 def _rows(cols: dict[str, Any]) -> list[dict[str, Any]]:
     names = list(cols)
     return [dict(zip(names, vals)) for vals in zip(*cols.values())]
@@ -400,13 +408,14 @@ def execute(plan: Plan, source: EventSource, cancelled: Callable[[], bool] = lam
             elif keys:
                 key = tuple(Timestamp(v) if k[1] and v is not None else v for v, k in zip(key, keys))
             kept.append(runner._emit(key, [cnt] * len(runner.aggs)))
+        kept = _time_order(st, kept, rest[1:])
         rest = rest[1:]
     rows = kept
-    for c in rest:
+    for idx, c in enumerate(rest):
         if cancelled():
             raise QueryCancelled()
         if isinstance(c, A.Stats):
-            rows = _StatsRunner(c).run(rows)
+            rows = _time_order(c, _StatsRunner(c).run(rows), rest[idx + 1:])
         elif isinstance(c, A.Sort):
             rows = _sort(rows, c.keys)
         elif isinstance(c, A.Limit):
