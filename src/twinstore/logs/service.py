@@ -73,6 +73,9 @@ class LogsService:
             "FilterLogEvents": self.filter_log_events, "StartQuery": self.start_query,
             "GetQueryResults": self.get_query_results, "StopQuery": self.stop_query,
             "DescribeQueries": self.describe_queries, "GetLogRecord": self.get_log_record,
+            "TagResource": self.tag_resource, "UntagResource": self.untag_resource,
+            "ListTagsForResource": self.list_tags_for_resource, "TagLogGroup": self.tag_log_group,
+            "UntagLogGroup": self.untag_log_group, "ListTagsLogGroup": self.list_tags_log_group,
         }
 
     async def call(self, req: ApiRequest) -> dict[str, Any]:
@@ -142,6 +145,44 @@ class LogsService:
     async def delete_retention_policy(self, p: dict[str, Any]) -> dict[str, Any]:
         await self.store.set_retention(p.get("logGroupName", ""), None)
         return {}
+
+    # ---- tags -------------------------------------------------------------------------------------------
+    def _arn_group(self, arn: str) -> str:
+        prefix = f"arn:aws:logs:{self.store.region}:{self.store.account_id}:log-group:"
+        if not arn.startswith(prefix):
+            raise invalid(f"Invalid resource arn: {arn}")
+        return arn[len(prefix):].removesuffix(":*")
+
+    async def _retag(self, group: str, add: dict[str, str], remove: list[str]) -> None:
+        g = await self.store.group(group)
+        tags = {**g.tags, **add}
+        for k in remove:
+            tags.pop(k, None)
+        if len(tags) > 50:
+            raise invalid("A log group can have at most 50 tags.")
+        await self.store.backend.set_tags(group, tags)
+
+    async def tag_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+        await self._retag(self._arn_group(p.get("resourceArn", "")), p.get("tags") or {}, [])
+        return {}
+
+    async def untag_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+        await self._retag(self._arn_group(p.get("resourceArn", "")), {}, p.get("tagKeys") or [])
+        return {}
+
+    async def list_tags_for_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"tags": (await self.store.group(self._arn_group(p.get("resourceArn", "")))).tags}
+
+    async def tag_log_group(self, p: dict[str, Any]) -> dict[str, Any]:
+        await self._retag(p.get("logGroupName", ""), p.get("tags") or {}, [])
+        return {}
+
+    async def untag_log_group(self, p: dict[str, Any]) -> dict[str, Any]:
+        await self._retag(p.get("logGroupName", ""), {}, p.get("tags") or [])
+        return {}
+
+    async def list_tags_log_group(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"tags": (await self.store.group(p.get("logGroupName", ""))).tags}
 
     # ---- streams ------------------------------------------------------------------------------------------
     def _group_param(self, p: dict[str, Any]) -> str:

@@ -127,6 +127,11 @@ class SqliteLogBackend:
             return c.execute("UPDATE groups SET retention_days = ? WHERE name = ?", (days, name)).rowcount > 0
         return await self.engine.write(fn)
 
+    async def set_tags(self, name: str, tags: dict[str, str]) -> bool:
+        def fn(c: sqlite3.Connection) -> bool:
+            return c.execute("UPDATE groups SET tags = ? WHERE name = ?", (json.dumps(tags), name)).rowcount > 0
+        return await self.engine.write(fn)
+
     # ---- streams -----------------------------------------------------------------------------------------
     async def create_stream(self, group_id: int, name: str, created_ms: int) -> bool:
         def fn(c: sqlite3.Connection) -> bool:
