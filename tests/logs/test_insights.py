@@ -90,6 +90,8 @@ def cases(d: Data) -> list[tuple[str, list[dict[str, str]]]]:
         ("filter ispresent(bytes) | stats sum(bytes) as s by bin(1h)",
          [{"bin(1h)": fmt(t0 + HOUR), "s": "50"}, {"bin(1h)": fmt(t0), "s": "650"}]),
         ("filter requestParameters.bucketName like 'crrlab' | stats count(*) as n", [{"n": "4"}]),
+        ("filter user = 'nobody' | stats count(*) as n", [{"n": "0"}]),
+        ("filter user = 'nobody' | stats count(*) as n by user", []),
         ("filter requestParameters.bucketName like'crrlab' | stats count(*) as n", [{"n": "4"}]),
         ("filter requestParameters.bucketName like /(?i)^LAB-/ | stats count(*) as n", [{"n": "4"}]),
         ("filter requestParameters.bucketName LIKE /^LAB-/ or user = 'nobody' | fields user", []),

@@ -256,16 +256,22 @@ class _StatsRunner:
         self.items = [(it.name, compile_expr(it.expr, slots)) for it in st.items]
         self.by = [(it.name, compile_expr(it.expr)) for it in st.by]
 
+        self.groups: dict[Any, list[Any]] = {}
+        self.counts: dict[Any, int] = {}
+        self.count_only = all(name == "count" and arg is None for _, name, arg, _ in self.aggs)
+
     def run(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        groups: dict[Any, list[Any]] = {}
-        aggs = self.aggs
-        by = self.by
+        self.feed(rows)
+        return self.finish()
+
+    def feed(self, rows: list[dict[str, Any]]) -> None:
+        """Adds rows to the groups (called chunk by chunk: rows are not kept)."""
+        aggs, by = self.aggs, self.by
         single = len(by) == 1
         key_fn = by[0][1] if single else None
         by_fns = [f for _, f in by]
-        count_only = all(name == "count" and arg is None for _, name, arg, _ in aggs)
-        if count_only:
-            counts: dict[Any, int] = {}
+        if self.count_only:
+            counts = self.counts
             get = counts.get
             if single:
                 assert key_fn is not None
@@ -276,7 +282,8 @@ class _StatsRunner:
                 for r in rows:
                     k = tuple(f(r) for f in by_fns)
                     counts[k] = get(k, 0) + 1
-            return [self._emit(k, [n] * len(aggs)) for k, n in counts.items()]
+            return
+        groups = self.groups
         for r in rows:
             k = key_fn(r) if single else tuple(f(r) for f in by_fns)  # type: ignore[misc]
             accs = groups.get(k)
@@ -285,9 +292,15 @@ class _StatsRunner:
             ts = r.get("@timestamp")
             for acc, (_, _, arg, _) in zip(accs, aggs):
                 acc.add(1 if arg is None else arg(r), ts)
-        if not groups and not by:
-            groups[()] = [aggregates.make(name, p) for _, name, _, p in aggs]
-        return [self._emit(k, [a.result() for a in accs]) for k, accs in groups.items()]
+
+    def finish(self) -> list[dict[str, Any]]:
+        if self.count_only:
+            if not self.counts and not self.by:
+                self.counts[()] = 0
+            return [self._emit(k, [n] * len(self.aggs)) for k, n in self.counts.items()]
+        if not self.groups and not self.by:
+            self.groups[()] = [aggregates.make(name, p) for _, name, _, p in self.aggs]
+        return [self._emit(k, [a.result() for a in accs]) for k, accs in self.groups.items()]
 
     def _emit(self, key: Any, results: list[Any]) -> dict[str, Any]:
         row: dict[str, Any] = {}
@@ -326,6 +339,20 @@ def prepare(q: A.Query, limit: int | None = None) -> Plan:
     return plan
 
 
+def _sort_bound(plan: Plan, rest: list[A.Command]) -> tuple[list[A.SortKey], int] | None:
+    """(keys, k) when the query starts its blocking part with a sort whose first k rows are all it can show."""
+    if plan.has_stats or plan.topk or not rest or not isinstance(rest[0], A.Sort):
+        return None
+    k = plan.limit
+    for c in rest[1:]:
+        if isinstance(c, A.Limit):
+            k = min(k, c.n)
+            break
+        if not isinstance(c, A.Display):
+            return None
+    return rest[0].keys, k
+
+
 def _time_order(st: A.Stats, rows: list[dict[str, Any]], later: list[A.Command]) -> list[dict[str, Any]]:
     """`stats ... by bin(...)` without a later sort: newest bin first."""
     bins = [it.name for it in st.by if isinstance(it.expr, A.Call) and it.expr.name == "bin"]
@@ -351,6 +378,9 @@ def execute(plan: Plan, source: EventSource, cancelled: Callable[[], bool] = lam
     kept: list[dict[str, Any]] = []
     counts: Counter[Any] = Counter()
     rest = plan.rest
+    # a first `stats` aggregates chunk by chunk; a first `sort` keeps only what a limit can show
+    feed = _StatsRunner(rest[0]) if plan.vstats is None and rest and isinstance(rest[0], A.Stats) else None
+    bound = _sort_bound(plan, rest)
     for i, ch in enumerate(chunks):
         if cancelled():
             raise QueryCancelled()
@@ -385,9 +415,14 @@ def execute(plan: Plan, source: EventSource, cancelled: Callable[[], bool] = lam
             for stage in stages:
                 rows = stage(rows)
             stats.records_matched += len(rows)
+        if feed is not None:
+            feed.feed(rows)
+            continue
         if topk and topk[1]:
             rows.reverse()
         kept.extend(rows)
+        if bound is not None and len(kept) > 4 * bound[1]:
+            kept = _sort(kept, bound[0])[:bound[1]]
         if topk and len(kept) >= topk[0] and i + 1 < len(chunks):
             k, desc = topk
             kept.sort(key=lambda r: r["@timestamp"], reverse=desc)
@@ -409,6 +444,9 @@ def execute(plan: Plan, source: EventSource, cancelled: Callable[[], bool] = lam
                 key = tuple(Timestamp(v) if k[1] and v is not None else v for v, k in zip(key, keys))
             kept.append(runner._emit(key, [cnt] * len(runner.aggs)))
         kept = _time_order(st, kept, rest[1:])
+        rest = rest[1:]
+    if feed is not None:
+        kept = _time_order(feed.st, feed.finish(), rest[1:])
         rest = rest[1:]
     rows = kept
     for idx, c in enumerate(rest):
