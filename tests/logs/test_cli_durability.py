@@ -61,7 +61,8 @@ def test_logs_query_cli(deployment: Deployment, logs: Any) -> None:
     assert wrong_region.returncode != 0 and "not part of the deployment" in wrong_region.stderr
 
 
-def test_acknowledged_events_survive_kill9() -> None:
+def test_acknowledged_events_survive_kill9(monkeypatch: Any) -> None:
+    monkeypatch.setenv("TWINSTORE_LOGS_ENCODERS", "1")  # large batches encoded in the helper process
     dep = Deployment(("us-east-2",)).start()
     try:
         region = dep["us-east-2"]
@@ -69,9 +70,10 @@ def test_acknowledged_events_survive_kill9() -> None:
         logs.create_log_group(logGroupName="durable")
         logs.create_log_stream(logGroupName="durable", logStreamName="s")
         t = now_ms() - 60_000
-        for b in range(5):
+        for b in range(5):  # 4 small batches (encoded in a thread), one of 300 (in the helper process)
+            size = 300 if b == 4 else 100
             logs.put_log_events(logGroupName="durable", logStreamName="s", logEvents=[
-                {"timestamp": t + b * 100 + i, "message": json.dumps({"batch": b, "i": i})} for i in range(100)])
+                {"timestamp": t + b * 1000 + i, "message": json.dumps({"batch": b, "i": i})} for i in range(size)])
         logs.put_retention_policy(logGroupName="durable", retentionInDays=7)
         region.kill9()
         region.start()
@@ -79,9 +81,11 @@ def test_acknowledged_events_survive_kill9() -> None:
         g = logs.describe_log_groups(logGroupNamePrefix="durable")["logGroups"][0]
         assert g["retentionInDays"] == 7 and g["storedBytes"] > 0
         assert rows(run_query(logs, "durable", "stats count(*) as n, count_distinct(batch) as b")) == [
-            {"n": "500", "b": "5"}]
+            {"n": "700", "b": "5"}]
+        assert rows(run_query(logs, "durable", "filter batch = 4 and i >= 298 | fields i | sort i")) == [
+            {"i": "298"}, {"i": "299"}]
         events = logs.get_log_events(logGroupName="durable", logStreamName="s", startFromHead=True)["events"]
-        assert len(events) == 500 and json.loads(events[-1]["message"]) == {"batch": 4, "i": 99}
+        assert len(events) == 700 and json.loads(events[-1]["message"]) == {"batch": 4, "i": 299}
     finally:
         dep.stop()
         shutil.rmtree(dep.data_dir, ignore_errors=True)

@@ -31,8 +31,8 @@ class LogBackend(Protocol):
 
     async def list_streams(self, group_id: int, prefix: str) -> list[LogStream]: ...
 
-    def prepare(self, events: list[tuple[int, str]]) -> Any:
-        """Encodes a chronological batch (field discovery included); thread-safe, called off the event loop."""
+    async def prepare(self, events: list[tuple[int, str]]) -> Any:
+        """Encodes a chronological batch (field discovery included) off the event loop."""
         ...
 
     async def append(self, group_id: int, stream: str, chunk: Any, ingest_ms: int, create_stream: bool) -> bool:

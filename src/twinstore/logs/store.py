@@ -171,7 +171,7 @@ class LogStore:
     async def _append(self, g: LogGroup, stream: str, events: list[tuple[int, str]], create_stream: bool) -> None:
         if not events:
             return
-        chunk = await asyncio.get_running_loop().run_in_executor(None, self.backend.prepare, events)
+        chunk = await self.backend.prepare(events)
         if not await self.backend.append(g.id, stream, chunk, now_ms(), create_stream):
             raise stream_not_found()
 
