@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,27 @@ from .conftest import now_ms, rows, run_query
 def twinstore(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "twinstore.cli.main", *args], env=base_env(), capture_output=True,
                           text=True, timeout=120)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_logs_query_cli(deployment: Deployment, logs: Any) -> None:
@@ -75,7 +97,14 @@ def test_acknowledged_events_survive_kill9(monkeypatch: Any) -> None:
             logs.put_log_events(logGroupName="durable", logStreamName="s", logEvents=[
                 {"timestamp": t + b * 1000 + i, "message": json.dumps({"batch": b, "i": i})} for i in range(size)])
         logs.put_retention_policy(logGroupName="durable", retentionInDays=7)
+        assert region.proc is not None
+        helpers = children(region.proc.pid)
+        assert helpers, "the 300-event batch should have started an encoding process"
         region.kill9()
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in helpers):  # helpers leave with their region, even after kill -9
+            assert time.monotonic() < deadline, "encoding process outlived its killed region"
+            time.sleep(0.1)
         region.start()
         logs = region.client("logs")
         g = logs.describe_log_groups(logGroupNamePrefix="durable")["logGroups"][0]

@@ -90,6 +90,19 @@ def prepare_chunk(events: list[tuple[int, str]]) -> PreparedChunk:
                          _pack(cols) if cols and not big else None)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In an encoding process: leave when the region process is gone (even after kill -9, which closes no
+    pipe this process would notice)."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def default_encoders() -> int:
     """Helper processes for batch encoding: TWINSTORE_LOGS_ENCODERS, else one on machines with 4+ cores.
     A helper costs ~15% more CPU per event (pickling) for parallelism, a loss on a small busy machine."""
@@ -108,7 +121,8 @@ class SqliteLogBackend:
         self.engine = SqliteEngine(path, SCHEMA, readers=2)
         n = default_encoders() if encoder_processes is None else encoder_processes
         self._procs: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            n, mp_context=multiprocessing.get_context("spawn")) if n > 0 else None
+            n, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent,
+            initargs=(os.getpid(),)) if n > 0 else None
 
     # ---- groups ------------------------------------------------------------------------------------------
     async def create_group(self, group: LogGroup) -> bool:
