@@ -294,3 +294,15 @@ def test_tags(logs: Any, group: str) -> None:
     name = group + "-tagged"
     logs.create_log_group(logGroupName=name, tags={"created": "with-tags"})
     assert logs.list_tags_log_group(logGroupName=name)["tags"] == {"created": "with-tags"}
+
+
+def test_invalid_tokens_are_clear_errors(logs: Any, group: str) -> None:
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    for call in (lambda: logs.get_log_events(logGroupName=group, logStreamName="s", nextToken="garbage"),
+                 lambda: logs.filter_log_events(logGroupName=group, nextToken="garbage"),
+                 lambda: logs.filter_log_events(logGroupName=group, nextToken="eyJhIjoxfQ=="),
+                 lambda: logs.describe_log_streams(logGroupName=group, nextToken="eyJhIjoxfQ=="),
+                 lambda: logs.describe_log_groups(nextToken="NQ==")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "InvalidParameterException"
