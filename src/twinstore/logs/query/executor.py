@@ -81,6 +81,7 @@ class Plan:
         vf = [vpred(c.expr) for c in self.stream_cmds if isinstance(c, A.Filter)]
         self.vfilters = vf if len(vf) == len(self.stream_cmds) and all(f is not None for f in vf) else None
         self.vstats: tuple[A.Stats, list[tuple[Any, bool]]] | None = None
+        self.vagg: tuple[A.Stats, list[tuple[Any, bool]]] | None = None  # other aggregates over field columns
         if self.vfilters is not None and self.rest and isinstance(self.rest[0], A.Stats):
             st = self.rest[0]
             keys = [vkey(it.expr) for it in st.by]
@@ -90,6 +91,11 @@ class Plan:
                              and x.name in A.AGGREGATES)
             if count_only and all(k is not None for k in keys):
                 self.vstats = (st, keys)  # type: ignore[assignment]
+            elif all(k is not None for k in keys) and all(
+                    x.name in aggregates.VECTOR_AGGREGATES and len(x.args) <= 1 and
+                    all(isinstance(a, (A.Field, A.Star)) for a in x.args)
+                    for it in st.items for x in A.walk(it.expr) if isinstance(x, A.Call) and x.name in A.AGGREGATES):
+                self.vagg = (st, keys)
 
     def _output_fields(self) -> list[str]:
         cmds = self.q.commands
@@ -235,6 +241,7 @@ class _StatsRunner:
     def __init__(self, st: A.Stats) -> None:
         self.st = st
         self.aggs: list[tuple[str, str, Fn | None, float]] = []  # (slot, name, arg fn, pct)
+        self.arg_fields: list[str | None] = []  # the field each aggregate reads (None: count(*) or an expression)
         slots: dict[int, str] = {}
         for it in st.items:
             for x in A.walk(it.expr):
@@ -245,6 +252,7 @@ class _StatsRunner:
                         raise ValueError("aggregation functions cannot be nested")
                     arg: Fn | None = None
                     p = 0.0
+                    self.arg_fields.append(x.args[0].name if x.args and isinstance(x.args[0], A.Field) else None)
                     if x.args and not isinstance(x.args[0], A.Star):
                         arg = compile_expr(x.args[0])
                     if x.name == "pct":
@@ -292,6 +300,34 @@ class _StatsRunner:
             ts = r.get("@timestamp")
             for acc, (_, _, arg, _) in zip(accs, aggs):
                 acc.add(1 if arg is None else arg(r), ts)
+
+    def feed_columns(self, cols: dict[str, Any], n: int, keys: list[tuple[Any, bool]]) -> None:
+        """Column-at-a-time `feed` for aggregates with add_many over plain fields (see Plan.vagg)."""
+        keycols = [k[0](cols, n) for k in keys]
+        times = [k[1] for k in keys]
+        single = len(keys) == 1
+        buckets: dict[Any, list[int]] = {}
+        for j, k in enumerate(keycols[0] if single else zip(*keycols) if keys else [()] * n):
+            b = buckets.get(k)
+            if b is None:
+                buckets[k] = [j]
+            else:
+                b.append(j)
+        argcols = [cols.get(f) or [None] * n if f is not None else None for f in self.arg_fields]
+        groups = self.groups
+        for k, idxs in buckets.items():
+            accs = groups.get(k)
+            if accs is None:
+                if single and times[0] and k is not None:
+                    k = Timestamp(k)
+                elif not single and any(times):
+                    k = tuple(Timestamp(v) if t and v is not None else v for v, t in zip(k, times))
+                accs = groups[k] = [aggregates.make(name, p) for _, name, _, p in self.aggs]
+            for acc, col in zip(accs, argcols):
+                if col is None:
+                    acc.n += len(idxs)  # count(*)
+                else:
+                    acc.add_many([col[j] for j in idxs])
 
     def finish(self) -> list[dict[str, Any]]:
         if self.count_only:
@@ -380,6 +416,7 @@ def execute(plan: Plan, source: EventSource, cancelled: Callable[[], bool] = lam
     rest = plan.rest
     # a first `stats` aggregates chunk by chunk; a first `sort` keeps only what a limit can show
     feed = _StatsRunner(rest[0]) if plan.vstats is None and rest and isinstance(rest[0], A.Stats) else None
+    vagg = plan.vagg[1] if plan.vagg is not None else None
     bound = _sort_bound(plan, rest)
     for i, ch in enumerate(chunks):
         if cancelled():
@@ -408,6 +445,9 @@ def execute(plan: Plan, source: EventSource, cancelled: Callable[[], bool] = lam
                     counts.update(keys[0][0](cols, n))
                 else:
                     counts.update(zip(*[k[0](cols, n) for k in keys]))
+                continue
+            if vagg is not None and feed is not None:
+                feed.feed_columns(cols, n, vagg)
                 continue
             rows = _rows(cols)
         else:
