@@ -6,6 +6,7 @@ Deployment data directory layout (one per deployment, shared by its regions on o
     iam.db                      IAM users, access keys, roles, groups, policies (global; 0600)
     sts-secret.key              the key STS session tokens are signed with (0600)
     regions/<name>/meta.db      this region's metadata
+    regions/<name>/logs.db      this region's CloudWatch Logs (log groups, streams, events)
     regions/<name>/blobs/       this region's object data
 """
 
@@ -26,6 +27,9 @@ from .iam.service import IamService
 from .iam.sqlite_store import SqliteIamStore
 from .iam.sts import StsService
 from .iam.tokens import TokenCodec, load_secret
+from .logs.service import LogsService
+from .logs.sqlite_backend import SqliteLogBackend
+from .logs.store import LogStore
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
 from .s3.service import S3Service
@@ -61,6 +65,9 @@ class Region:
         self.blobs = BlobStore(cfg.region_dir)
         self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
                             endpoint=cfg.endpoint)
+        self.log_store = LogStore(SqliteLogBackend(os.path.join(cfg.region_dir, "logs.db")), cfg.name,
+                                  self.root.account_id)
+        self.logs = LogsService(self.log_store)
         self.proxy = RegionProxy()
         self.iam = Iam(SqliteIamStore(os.path.join(cfg.data_dir, "iam.db")), self.root.account_id,
                        TokenCodec(load_secret(cfg.data_dir)))
@@ -73,7 +80,8 @@ class Region:
 
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
-        services: dict[str, ApiService] = {"iam": IamService(self.iam), "sts": StsService(self.iam)}
+        services: dict[str, ApiService] = {"iam": IamService(self.iam), "sts": StsService(self.iam),
+                                           "logs": self.logs}
         return services
 
     async def start(self) -> None:
@@ -84,6 +92,7 @@ class Region:
         await self.global_store.set_region_endpoint(self.cfg.name, self.cfg.endpoint)
         self._regions = set(await self.global_store.region_endpoints())
         self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_regions())
+        self.log_store.start()
 
     async def reconcile_namespace(self) -> None:
         """Finishes or undoes bucket creations/deletions a crash interrupted between the two stores."""
@@ -107,6 +116,8 @@ class Region:
         if self._refresh_task:
             self._refresh_task.cancel()
         await self.proxy.close()
+        self.logs.close()
+        await self.log_store.close()
         await self.store.close()
         await self.global_store.close()
         await self.iam.store.close()
