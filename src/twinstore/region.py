@@ -5,6 +5,7 @@ Deployment data directory layout (one per deployment, shared by its regions on o
     global.db                   bucket-name namespace, region endpoints (what AWS keeps global)
     regions/<name>/meta.db      this region's metadata
     regions/<name>/blobs/       this region's object data
+    regions/<name>/keys/        master keyring (0600), KMS keys
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from .edge.app import TwinstoreApp
 from .edge.proxy import RegionProxy
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
+from .crypto.keyring import MasterKeyring
 from .s3.service import S3Service
+from .s3.sse import SSEConfig
 
 log = logging.getLogger("twinstore.region")
 
@@ -33,6 +36,9 @@ class RegionConfig:
     data_dir: str  # the deployment directory
     account_id: str | None = None
     public_endpoint: str | None = None
+    encrypt_at_rest: bool = True  # False only for benchmarks
+    master_key_file: str | None = None
+    sse_c_over_http: str = "loopback"  # never | loopback | always
 
     @property
     def region_dir(self) -> str:
@@ -51,8 +57,11 @@ class Region:
         self.global_store = SqliteGlobalStore(os.path.join(cfg.data_dir, "global.db"))
         self.store = SqliteRegionStore(os.path.join(cfg.region_dir, "meta.db"))
         self.blobs = BlobStore(cfg.region_dir)
+        self.lock = region_lock(cfg.region_dir)
+        self.keyring = MasterKeyring.load(cfg.region_dir, cfg.master_key_file)
+        sse = SSEConfig(self.keyring, None, cfg.encrypt_at_rest, cfg.sse_c_over_http)
         self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
-                            endpoint=cfg.endpoint)
+                            endpoint=cfg.endpoint, sse=sse)
         self.proxy = RegionProxy()
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
@@ -93,6 +102,19 @@ class Region:
         await self.store.close()
         await self.global_store.close()
         self.blobs.close()
+
+
+def region_lock(region_dir: str, wait: bool = False) -> int:
+    """An exclusive lock on the region directory, held by its process while it runs (so that `twinstore keys
+    rotate` never changes keys under a running region). Raises BlockingIOError if another holds it."""
+    import fcntl
+    fd = os.open(os.path.join(region_dir, "region.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def serve(cfg: RegionConfig, log_level: str = "warning") -> None:

@@ -12,6 +12,7 @@ from ..meta.model import BlobSegment, Bucket
 from ..meta.store import GlobalStore, RegionStore
 from ..protocol.errors import AWSError
 from .http import S3Request, S3Response
+from .sse import SSEConfig
 
 Handler = Callable[["S3Service", S3Request], Awaitable[S3Response]]
 HANDLERS: dict[str, Handler] = {}
@@ -33,6 +34,7 @@ class S3Service:
     global_store: GlobalStore
     blobs: BlobStore
     endpoint: str = ""
+    sse: SSEConfig = field(default_factory=SSEConfig)
     version_ids: VersionIdFactory = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
