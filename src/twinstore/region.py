@@ -23,6 +23,8 @@ from .edge.proxy import RegionProxy
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
 from .crypto.keyring import MasterKeyring
+from .kms.keys import KeyStore
+from .kms.service import KmsService
 from .s3.service import S3Service
 from .s3.sse import SSEConfig
 
@@ -60,7 +62,8 @@ class Region:
         self.blobs = BlobStore(cfg.region_dir)
         self.lock = region_lock(cfg.region_dir)
         self.keyring = MasterKeyring.load(cfg.region_dir, cfg.master_key_file)
-        sse = SSEConfig(self.keyring, None, cfg.encrypt_at_rest, cfg.sse_c_over_http)
+        self.kms = KmsService(KeyStore(cfg.region_dir, cfg.name, self.root.account_id, self.keyring))
+        sse = SSEConfig(self.keyring, self.kms, cfg.encrypt_at_rest, cfg.sse_c_over_http)
         self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
                             endpoint=cfg.endpoint, sse=sse)
         self.proxy = RegionProxy()
@@ -71,7 +74,7 @@ class Region:
 
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
-        services: dict[str, ApiService] = {}
+        services: dict[str, ApiService] = {"kms": self.kms}
         return services
 
     async def start(self) -> None:
