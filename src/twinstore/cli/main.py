@@ -72,5 +72,25 @@ def credentials(data_dir: str) -> None:
     click.echo(f"AWS_SECRET_ACCESS_KEY={root.secret_access_key}")
 
 
+@main.group()
+def keys() -> None:
+    """Encryption-at-rest key management."""
+
+
+@keys.command("rotate")
+@click.option("--data-dir", default=deployment_config.DEFAULT_DATA_DIR, show_default=True)
+@click.option("--region", "region_name", required=True, help="Region whose master key to rotate.")
+@click.option("--master-key-file", type=click.Path(dir_okay=False), help="The keyring file, if not the default.")
+def keys_rotate(data_dir: str, region_name: str, master_key_file: str | None) -> None:
+    """Re-wrap a stopped region's data keys under a new master key (object data is not rewritten)."""
+    from .keys import RotationError, rotate
+    try:
+        result = rotate(data_dir, region_name, master_key_file)
+    except RotationError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"new master key {result['new_key']}; re-wrapped {result['data_keys_rewrapped']} data keys and "
+               f"{result['kms_materials_rewrapped']} KMS key materials; retired {', '.join(result['retired'])}")
+
+
 if __name__ == "__main__":
     main()
