@@ -3,6 +3,7 @@ response-header overrides) and GetObjectAttributes."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, AsyncIterator
 
@@ -17,6 +18,7 @@ from .preconditions import check_read
 from .service import S3Service, handles
 from .sse import OpenVersion, check_customer, customer_key, envelope_of, open_version, output_headers
 
+log = logging.getLogger("twinstore.s3")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 OVERRIDES = {"ResponseContentType": "ContentType", "ResponseContentLanguage": "ContentLanguage",
              "ResponseExpires": "Expires", "ResponseCacheControl": "CacheControl",
@@ -133,6 +135,9 @@ async def _primed(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
                 yield first
             async for chunk in stream:
                 yield chunk
+        except IntegrityError:
+            log.error("stored data failed its integrity check mid-body; response aborted")
+            raise
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
     return rest()
