@@ -51,59 +51,76 @@ class StreamContext:
 
 class SegmentEncryptor:
     """Incremental encryption. `update` returns the sealed segments it can complete; the last (possibly
-    partial) segment is held back until `finish`, which seals it with the final flag."""
+    partial) segment is held back until `finish`, which seals it with the final flag. Works on buffers without
+    copying the plaintext (encrypt_into a preallocated output)."""
 
     def __init__(self, ctx: StreamContext) -> None:
         self.ctx = ctx
         self._aead = AESGCM(ctx.key)
-        self._buf = bytearray()
+        self._buf = b""  # held back: at most one segment
         self._index = 0
 
-    def _seal(self, data: bytes | memoryview, final: bool) -> bytes:
+    def _seal_into(self, data: bytes | memoryview, out: memoryview, final: bool) -> None:
         i = self._index
         self._index += 1
-        return self._aead.encrypt(self.ctx.nonce(i), bytes(data), self.ctx.aad(i, final))
+        self._aead.encrypt_into(self.ctx.nonce(i), data, self.ctx.aad(i, final), out)
 
-    def update(self, data: bytes) -> bytes:
-        self._buf += data
-        if len(self._buf) <= SEGMENT:
+    def update(self, data: bytes) -> bytes | bytearray:
+        total = len(self._buf) + len(data)
+        if total <= SEGMENT:
+            self._buf = self._buf + data if self._buf else bytes(data)
             return b""
-        n = (len(self._buf) - 1) // SEGMENT  # always keep 1..SEGMENT bytes back
-        view = memoryview(self._buf)
-        out = [self._seal(view[i * SEGMENT:(i + 1) * SEGMENT], False) for i in range(n)]
-        view.release()
-        del self._buf[:n * SEGMENT]
-        return b"".join(out)
+        n = (total - 1) // SEGMENT  # always keep 1..SEGMENT bytes back
+        out = bytearray(n * SEALED)
+        view, src = memoryview(out), memoryview(data)
+        pos = 0
+        if self._buf:  # the held-back head and the start of `data` make the first segment
+            take = SEGMENT - len(self._buf)
+            self._seal_into(self._buf + bytes(src[:take]), view[:SEALED], False)
+            pos, first = take, 1
+        else:
+            first = 0
+        for k in range(first, n):
+            self._seal_into(src[pos:pos + SEGMENT], view[k * SEALED:(k + 1) * SEALED], False)
+            pos += SEGMENT
+        self._buf = bytes(src[pos:])
+        return out
 
     def finish(self) -> bytes:
-        out = self._seal(self._buf, True)
-        self._buf = bytearray()
-        return out
+        out = bytearray(len(self._buf) + TAG)
+        self._seal_into(self._buf, memoryview(out), True)
+        self._buf = b""
+        return bytes(out)
 
 
 def encrypt_all(ctx: StreamContext, data: bytes) -> bytes:
     enc = SegmentEncryptor(ctx)
-    return enc.update(data) + enc.finish()
+    return bytes(enc.update(data)) + enc.finish()
 
 
-def decrypt_segments(ctx: StreamContext, sealed: bytes | memoryview, first: int, total: int) -> bytes:
-    """Opens consecutive sealed segments starting at index `first` of a stream of `total` segments."""
+def decrypt_segments(ctx: StreamContext, sealed: bytes | memoryview, first: int, total: int,
+                     start: int = 0, length: int | None = None) -> bytes:
+    """Opens consecutive sealed segments starting at index `first` of a stream of `total` segments; returns
+    plaintext bytes [start, start+length) of what they hold (all of it by default)."""
     aead = AESGCM(ctx.key)
-    out = []
     view = memoryview(sealed)
-    i = first
-    pos = 0
-    while pos < len(view):
-        chunk = view[pos:pos + SEALED]
-        if i >= total:
-            raise IntegrityError("more ciphertext than segments")
+    n = -(-len(view) // SEALED)
+    if first + n > total:
+        raise IntegrityError("more ciphertext than segments")
+    plain = bytearray(len(view) - TAG * n)
+    out = memoryview(plain)
+    for k in range(n):
+        i = first + k
+        chunk = view[k * SEALED:(k + 1) * SEALED]
+        if len(chunk) < TAG:
+            raise IntegrityError(f"segment {i} is truncated")
         try:
-            out.append(aead.decrypt(ctx.nonce(i), bytes(chunk), ctx.aad(i, i == total - 1)))
+            aead.decrypt_into(ctx.nonce(i), chunk, ctx.aad(i, i == total - 1),
+                              out[k * SEGMENT:k * SEGMENT + len(chunk) - TAG])
         except InvalidTag:
             raise IntegrityError(f"segment {i} does not authenticate") from None
-        pos += len(chunk)
-        i += 1
-    return b"".join(out)
+    end = len(plain) if length is None else start + length
+    return bytes(out[start:end])
 
 
 def sealed_range(size: int, start: int, length: int) -> tuple[int, int, int, int]:

@@ -18,13 +18,14 @@ from typing import Any, AsyncIterator, Protocol
 from ..crypto import customer
 from ..crypto.envelope import SSE_C, SSE_KMS, SSE_S3, Envelope
 from ..crypto.keyring import unwrap_with, wrap_with
-from ..crypto.segments import (SEALED, IntegrityError, SegmentEncryptor, StreamContext, decrypt_segments,
+from ..crypto.segments import (SEALED, TAG, IntegrityError, SegmentEncryptor, StreamContext, decrypt_segments,
                                encrypt_all, sealed_range, segment_count)
 from ..meta.model import Bucket, ObjectVersion
 from ..protocol.errors import AWSError
 
 SSE_VALUES = {SSE_S3: SSE_S3, "aws:kms": SSE_KMS, "aws:kms:dsse": SSE_KMS}
 READ_SEGMENTS = 16  # sealed segments per read from disk (~1 MiB)
+READ_AHEAD = 2  # reads in flight beyond the one being sent
 ON_LOOP_MAX = 16 * 1024  # below this, encrypting/decrypting costs less than a hop to the I/O pool
 
 
@@ -321,17 +322,19 @@ async def open_version(sse: SSEConfig, bucket: Bucket, v: ObjectVersion, ck: Cus
     return OpenVersion(env, await data_key_of(sse, env, bucket.name, v.key, ck))
 
 
-def _open_sync(ctx: StreamContext, fd: int, offset: int, count: int, first: int, total: int) -> bytes:
+def _open_sync(ctx: StreamContext, fd: int, offset: int, count: int, first: int, total: int, skip: int,
+               length: int) -> bytes:
+    """On an I/O thread: read sealed segments, open them, keep plaintext bytes [skip, skip+length)."""
     sealed = os.pread(fd, count, offset)
     if len(sealed) != count:
         raise IntegrityError("blob is shorter than its metadata says")
-    return decrypt_segments(ctx, sealed, first, total)
+    return decrypt_segments(ctx, sealed, first, total, skip, length)
 
 
 async def plaintext(pool: Any, opened: OpenVersion, v: ObjectVersion, fds: list[int], start: int,
                     length: int) -> AsyncIterator[bytes]:
     """Plaintext bytes [start, start+length) of an encrypted version; reads and decrypts only the segments the
-    range touches, on the I/O pool, one read ahead. Raises IntegrityError on tampered data."""
+    range touches, on the I/O pool, reading ahead. Raises IntegrityError on tampered data."""
     from .objects import segment_ranges
     env = opened.envelope
     if v.inline is not None:
@@ -341,36 +344,33 @@ async def plaintext(pool: Any, opened: OpenVersion, v: ObjectVersion, fds: list[
         if len(sealed) != count:
             raise IntegrityError("inline data is shorter than its metadata says")
         total = segment_count(v.size)
-        data = decrypt_segments(ctx, sealed, first, total) if count <= ON_LOOP_MAX else \
-            await pool.run(decrypt_segments, ctx, sealed, first, total)
-        yield data[skip:skip + length]
+        args = (ctx, sealed, first, total, skip, length)
+        yield decrypt_segments(*args) if count <= ON_LOOP_MAX else await pool.run(decrypt_segments, *args)
         return
     for i, lo, n in segment_ranges(v.segments, start, length):
         seg = v.segments[i]
         ctx = env.stream(opened.data_key, v.bucket_id, v.key, env.parts[i] if env.parts else 0)
         first, off, count, skip = sealed_range(seg.size, lo, n)
         total = segment_count(seg.size)
-        step = READ_SEGMENTS * SEALED
-        end = off + count
-        remaining = n
-        pos, idx = off, first
-        nxt = pool.run(_open_sync, ctx, fds[i], pos, min(step, end - pos), idx, total)
+        # reads of READ_SEGMENTS sealed segments each: (sealed offset, count, first index, skip, plaintext length)
+        reads = []
+        pos, idx, remaining = off, first, n
+        while pos < off + count:
+            c = min(READ_SEGMENTS * SEALED, off + count - pos)
+            take = min(remaining, c - TAG * (-(-c // SEALED)) - skip)
+            reads.append((pos, c, idx, skip, take))
+            pos, idx, remaining, skip = pos + c, idx + READ_SEGMENTS, remaining - take, 0
+        pending: list[Any] = []
         try:
-            while nxt is not None:
-                data = await nxt
-                nxt = None
-                pos += min(step, end - pos)
-                idx += READ_SEGMENTS
-                if pos < end:
-                    nxt = pool.run(_open_sync, ctx, fds[i], pos, min(step, end - pos), idx, total)
-                piece = data[skip:skip + remaining]
-                skip = 0
-                remaining -= len(piece)
-                if piece:
-                    yield piece
+            for r in reads:
+                pending.append(pool.run(_open_sync, ctx, fds[i], *r[:3], total, *r[3:]))
+                if len(pending) > READ_AHEAD:
+                    yield await pending.pop(0)
+            while pending:
+                yield await pending.pop(0)
         finally:
-            if nxt is not None:
+            for fut in pending:
                 try:
-                    await nxt
+                    await fut
                 except (OSError, IntegrityError):
                     pass
