@@ -99,9 +99,9 @@ def encrypt_all(ctx: StreamContext, data: bytes) -> bytes:
 
 
 def decrypt_segments(ctx: StreamContext, sealed: bytes | memoryview, first: int, total: int,
-                     start: int = 0, length: int | None = None) -> bytes:
+                     start: int = 0, length: int | None = None) -> bytes | bytearray:
     """Opens consecutive sealed segments starting at index `first` of a stream of `total` segments; returns
-    plaintext bytes [start, start+length) of what they hold (all of it by default)."""
+    plaintext bytes [start, start+length) of what they hold (all of it by default, without a copy)."""
     aead = AESGCM(ctx.key)
     view = memoryview(sealed)
     n = -(-len(view) // SEALED)
@@ -120,6 +120,8 @@ def decrypt_segments(ctx: StreamContext, sealed: bytes | memoryview, first: int,
         except InvalidTag:
             raise IntegrityError(f"segment {i} does not authenticate") from None
     end = len(plain) if length is None else start + length
+    if start == 0 and end == len(plain):
+        return plain
     return bytes(out[start:end])
 
 

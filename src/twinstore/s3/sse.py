@@ -323,7 +323,7 @@ async def open_version(sse: SSEConfig, bucket: Bucket, v: ObjectVersion, ck: Cus
 
 
 def _open_sync(ctx: StreamContext, fd: int, offset: int, count: int, first: int, total: int, skip: int,
-               length: int) -> bytes:
+               length: int) -> bytes | bytearray:
     """On an I/O thread: read sealed segments, open them, keep plaintext bytes [skip, skip+length)."""
     sealed = os.pread(fd, count, offset)
     if len(sealed) != count:
@@ -332,7 +332,7 @@ def _open_sync(ctx: StreamContext, fd: int, offset: int, count: int, first: int,
 
 
 async def plaintext(pool: Any, opened: OpenVersion, v: ObjectVersion, fds: list[int], start: int,
-                    length: int) -> AsyncIterator[bytes]:
+                    length: int) -> AsyncIterator[bytes | bytearray]:
     """Plaintext bytes [start, start+length) of an encrypted version; reads and decrypts only the segments the
     range touches, on the I/O pool, reading ahead. Raises IntegrityError on tampered data."""
     from .objects import segment_ranges
