@@ -155,14 +155,23 @@ async def copy_data(svc: S3Service, src: ObjectVersion, opened: OpenVersion | No
     returns (blob id, plaintext size, md5 hex, checksum).
 
     The checksum uses `algorithm` (e.g. the multipart upload's), else the source's, else S3's default."""
+    return await store_plaintext(svc, read_data(svc, src, start, length, opened=opened),
+                                 algorithm or src.checksum.get("algorithm") or "CRC64NVME", plan, part)
+
+
+async def store_plaintext(svc: S3Service, chunks: AsyncIterator[bytes], algorithm: str,
+                          plan: EncryptionPlan | None = None, part: int = 0) -> tuple[str, int, str, Any]:
+    """Writes plaintext to a new blob, encrypted by `plan` (from `sse.plan_for`, as part `part`); returns
+    (blob id, plaintext size, md5 hex, checksum). The blob is durable but unreferenced until metadata commits
+    a version with `plan.envelope` (what CopyObject, UploadPartCopy and replication do)."""
     import hashlib
 
     from .checksums import new_checksum
     md5 = hashlib.md5()
-    checksum = new_checksum(algorithm or src.checksum.get("algorithm") or "CRC64NVME")
+    checksum = new_checksum(algorithm)
     writer = svc.blobs.writer([md5, checksum], plan.transform(part) if plan is not None else None)
     try:
-        async for chunk in read_data(svc, src, start, length, opened=opened):
+        async for chunk in chunks:
             await writer.write(chunk)
         blob_id = await writer.commit()
     except BaseException:
