@@ -50,6 +50,10 @@ def test_put_get_head_with_customer_key(s3: Any, bucket: str) -> None:
         body[70000:70010]
     head = s3.head_object(Bucket=bucket, Key="k", **SSEC)
     assert head["SSECustomerAlgorithm"] == "AES256" and head["ContentLength"] == len(body)
+    attrs = s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["ObjectSize"], **raw_ssec(KEY))
+    assert attrs["ObjectSize"] == len(body)
+    fails(lambda: s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["ObjectSize"]),
+          "InvalidRequest", 400)
 
 
 def test_read_without_or_with_wrong_key(s3: Any, bucket: str) -> None:
@@ -106,6 +110,9 @@ def test_multipart_with_customer_key(s3: Any, bucket: str) -> None:
                                  SSECustomerAlgorithm="AES256", SSECustomerKey=OTHER), "AccessDenied", 403)
     p1 = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=parts[0], **SSEC)
     assert p1["SSECustomerAlgorithm"] == "AES256"
+    fails(lambda: s3.list_parts(Bucket=bucket, Key="mp", UploadId=up["UploadId"]), "InvalidRequest", 400)
+    assert [p["PartNumber"] for p in s3.list_parts(Bucket=bucket, Key="mp", UploadId=up["UploadId"],
+                                                   **raw_ssec(KEY))["Parts"]] == [1]
     p2 = s3.upload_part_copy(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=2,
                              CopySource={"Bucket": bucket, "Key": "src"}, **SSEC, **SRC_SSEC)
     s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"], MultipartUpload={"Parts": [

@@ -75,14 +75,20 @@ class KeyStore:
         self.aliases = doc["aliases"]
 
     # ---- persistence ------------------------------------------------------------------------------------
-    def save(self) -> None:
-        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+    def snapshot(self) -> bytes:
+        """The store's content as saved (taken on the event loop; written by `write` on a thread)."""
         self.dirty = False
-        doc = {"keys": {k: v.to_json() for k, v in self.keys.items()}, "aliases": self.aliases}
+        return json.dumps({"keys": {k: v.to_json() for k, v in self.keys.items()}, "aliases": self.aliases}).encode()
+
+    def save(self) -> None:
+        self.write(self.snapshot())
+
+    def write(self, content: bytes) -> None:
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
         tmp = self.path + ".tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, json.dumps(doc).encode())
+            os.write(fd, content)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -44,7 +44,7 @@ class KmsService:
     async def persist(self) -> None:
         """Writes changed key metadata durably (off the event loop) before the caller is answered."""
         if self.store.dirty:
-            await asyncio.to_thread(self.store.save)
+            await asyncio.to_thread(self.store.write, self.store.snapshot())
 
     # ---- for S3 (s3/sse.py DataKeyService) ---------------------------------------------------------------
     async def generate_data_key(self, key_id: str | None, context: dict[str, str]) -> tuple[str, bytes, bytes]:

@@ -19,7 +19,7 @@ from .objects import (checksum_output, content_headers, copy_data, copy_source_v
                       storage_class, user_metadata, version_header)
 from .preconditions import check_write
 from .service import S3Service, handles
-from .sse import EncryptionPlan, customer_key, data_key_of, output_headers, plan_for, requested
+from .sse import EncryptionPlan, check_customer, customer_key, data_key_of, output_headers, plan_for, requested
 from .tags import parse_tagging_header
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -211,6 +211,9 @@ async def abort_multipart_upload(svc: S3Service, req: S3Request) -> S3Response:
 @handles("ListParts")
 async def list_parts(svc: S3Service, req: S3Request) -> S3Response:
     u = await _upload(svc, req)
+    if u.encryption:  # an SSE-C upload's parts are listed only with its key, as S3 does
+        check_customer(Envelope.from_json(u.encryption), customer_key(req.params, req.source_ip, req.secure,
+                                                                       svc.sse))
     p = req.params
     max_parts = min(p.get("MaxParts", 1000), 1000)
     marker = p.get("PartNumberMarker", 0) or 0

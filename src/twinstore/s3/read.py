@@ -204,6 +204,10 @@ async def get_object_attributes(svc: S3Service, req: S3Request) -> S3Response:
     if not wanted or not wanted <= ATTRIBUTES:
         raise AWSError("InvalidArgument", "Invalid attribute name specified.")
     bucket, v = await lookup(svc, req)
+    env = envelope_of(v)
+    ck = customer_key(req.params, req.source_ip, req.secure, svc.sse)
+    if env is not None:
+        check_customer(env, ck)  # an SSE-C object's attributes need its key too
     out: dict[str, Any] = {"LastModified": v.last_modified_us, "VersionId": version_header(bucket, v)}
     if "ETag" in wanted:
         out["ETag"] = v.etag
