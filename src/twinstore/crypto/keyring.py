@@ -32,15 +32,17 @@ def _unb64(s: str) -> bytes:
     return base64.b64decode(s)
 
 
-def wrap_with(key: bytes, secret: bytes, label: bytes) -> bytes:
+def wrap_with(key: bytes | AESGCM, secret: bytes, label: bytes) -> bytes:
     """AES-256-GCM key wrap: nonce || ciphertext || tag, bound to `label`."""
     nonce = secrets.token_bytes(12)
-    return nonce + AESGCM(key).encrypt(nonce, secret, b"twinstore-wrap1" + label)
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
+    return nonce + aead.encrypt(nonce, secret, b"twinstore-wrap1" + label)
 
 
-def unwrap_with(key: bytes, wrapped: bytes, label: bytes) -> bytes:
+def unwrap_with(key: bytes | AESGCM, wrapped: bytes, label: bytes) -> bytes:
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
     try:
-        return AESGCM(key).decrypt(wrapped[:12], wrapped[12:], b"twinstore-wrap1" + label)
+        return aead.decrypt(wrapped[:12], wrapped[12:], b"twinstore-wrap1" + label)
     except (InvalidTag, ValueError):
         raise IntegrityError("wrapped key does not authenticate") from None
 
@@ -51,17 +53,26 @@ class MasterKeyring:
     current: str
     path: str | None = None  # None: from the environment, not rotatable
     created: dict[str, str] = field(default_factory=dict)
+    _aead: dict[str, AESGCM] = field(default_factory=dict, repr=False)  # key schedules, per key id
+
+    def _cipher(self, kid: str) -> AESGCM | None:
+        aead = self._aead.get(kid)
+        if aead is None and kid in self.keys:
+            aead = self._aead[kid] = AESGCM(self.keys[kid])
+        return aead
 
     # ---- wrapping ---------------------------------------------------------------------------------------
     def wrap(self, secret: bytes, context: bytes = b"") -> tuple[str, bytes]:
         """(key id, wrapped secret) under the current master key."""
-        return self.current, wrap_with(self.keys[self.current], secret, self.current.encode() + b"|" + context)
+        aead = self._cipher(self.current)
+        assert aead is not None
+        return self.current, wrap_with(aead, secret, self.current.encode() + b"|" + context)
 
     def unwrap(self, kid: str, wrapped: bytes, context: bytes = b"") -> bytes:
-        key = self.keys.get(kid)
-        if key is None:
+        aead = self._cipher(kid)
+        if aead is None:
             raise IntegrityError(f"master key {kid} is not in the keyring")
-        return unwrap_with(key, wrapped, kid.encode() + b"|" + context)
+        return unwrap_with(aead, wrapped, kid.encode() + b"|" + context)
 
     # ---- persistence ------------------------------------------------------------------------------------
     @classmethod

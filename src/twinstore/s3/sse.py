@@ -221,16 +221,18 @@ async def plan_for(sse: SSEConfig, req: Requested, bucket: Bucket, key: str) -> 
     """A fresh data key and its envelope for data written to `bucket`/`key` (None: encryption at rest is off)."""
     if not sse.at_rest:
         return None
-    data_key = os.urandom(32)
+    rnd = os.urandom(48)  # data key, nonce prefix, stream id: one syscall
+    data_key, prefix, sid = rnd[:32], rnd[32:36], rnd[36:]
     if req.algorithm == SSE_C:
         assert req.customer is not None
         salt, mac = customer.fingerprint(req.customer.key)
-        env = Envelope(SSE_C, b"", customer_md5=req.customer.md5, customer_salt=salt, customer_mac=mac)
+        env = Envelope(SSE_C, b"", prefix, sid, customer_md5=req.customer.md5, customer_salt=salt,
+                       customer_mac=mac)
         env.wrapped_key = wrap_with(req.customer.key, data_key, env.sid)
     elif req.algorithm == SSE_KMS:
         if sse.kms is None:
             raise AWSError("KMS.NotFoundException", "KMS is not available in this region", status=400)
-        env = Envelope(SSE_KMS, b"", bucket_key=req.bucket_key, context=req.context_header)
+        env = Envelope(SSE_KMS, b"", prefix, sid, bucket_key=req.bucket_key, context=req.context_header)
         try:
             arn, data_key, blob = await sse.kms.generate_data_key(req.kms_key_id,
                                                                   _kms_context(env, bucket.name, key))
@@ -239,7 +241,7 @@ async def plan_for(sse: SSEConfig, req: Requested, bucket: Bucket, key: str) -> 
         env.wrapped_key, env.kms_key = blob, arn
     else:
         assert sse.keyring is not None
-        env = Envelope(SSE_S3, b"")
+        env = Envelope(SSE_S3, b"", prefix, sid)
         env.kid, env.wrapped_key = sse.keyring.wrap(data_key, env.sid)
     return EncryptionPlan(env, data_key, bucket.id, key)
 
