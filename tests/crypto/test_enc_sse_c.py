@@ -86,6 +86,9 @@ def test_copy_between_customer_keys_and_sse_s3(s3: Any, bucket: str) -> None:
     # SSE-C source needs its key
     fails(lambda: s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"}),
           "InvalidRequest", 400)
+    fails(lambda: s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"},
+                                 CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=OTHER),
+          "AccessDenied", 403)
     c = s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"}, **SRC_SSEC)
     assert c["ServerSideEncryption"] == "AES256"
     assert s3.get_object(Bucket=bucket, Key="dst")["Body"].read() == body

@@ -193,3 +193,20 @@ def test_aws_cli_encryption_commands(east: Any, s3: Any, kms_key: dict[str, Any]
     put = json.loads(east.aws("s3api", "put-object", "--bucket", bucket, "--key", "small", "--body",
                               str(src)).stdout)
     assert put["ServerSideEncryption"] == "AES256"
+
+
+def test_bucket_default_applies_to_multipart_and_copies(s3: Any, kms_key: dict[str, Any]) -> None:
+    src_bucket = create_bucket(s3, "us-east-2")
+    bucket = create_bucket(s3, "us-east-2")
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key["Arn"]}}]})
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp")
+    assert (up["ServerSideEncryption"], up["SSEKMSKeyId"]) == ("aws:kms", kms_key["Arn"])
+    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"part")
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    assert s3.head_object(Bucket=bucket, Key="mp")["SSEKMSKeyId"] == kms_key["Arn"]
+    s3.put_object(Bucket=src_bucket, Key="src", Body=b"copied")  # SSE-S3 source
+    c = s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": src_bucket, "Key": "src"})
+    assert (c["ServerSideEncryption"], c["SSEKMSKeyId"]) == ("aws:kms", kms_key["Arn"])
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == b"copied"
