@@ -78,6 +78,10 @@ class Region:
         return services
 
     async def start(self) -> None:
+        missing = await self.store.master_key_ids() - set(self.keyring.keys)
+        if missing:  # never serve (or write) with a keyring that cannot open existing data
+            raise RuntimeError(f"master keys {', '.join(sorted(missing))} are not in the keyring; restore "
+                               f"{self.keyring.path or 'TWINSTORE_MASTER_KEY'} before starting this region")
         await self.reconcile_namespace()
         removed = self.blobs.collect_garbage(await self.store.referenced_blob_ids())
         if removed:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from harness import RegionProcess, base_env, create_bucket
 
 MIB = 1024 * 1024
@@ -76,6 +78,30 @@ def test_rotate_then_restart_reads_everything(tmp_path: Any) -> None:
         r.start()
         assert s3.get_object(Bucket=bucket, Key="large")["Body"].read() == bodies["large"]
         assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == part1 + part2
+    finally:
+        r.stop()
+        shutil.rmtree(r.data_dir, ignore_errors=True)
+
+
+def test_a_region_without_its_master_key_refuses_to_start(tmp_path: Any) -> None:
+    r = RegionProcess("us-east-2", str(tmp_path / "dep"))
+    os.makedirs(r.data_dir)
+    r.start()
+    ring_path = os.path.join(r.data_dir, "regions", "us-east-2", "keys", "master-keys.json")
+    try:
+        s3 = r.client()
+        bucket = create_bucket(s3, "us-east-2")
+        s3.put_object(Bucket=bucket, Key="k", Body=b"needs its key")
+        r.stop()
+        saved = tmp_path / "saved.json"
+        shutil.move(ring_path, saved)
+        with pytest.raises(RuntimeError):
+            r.start()  # it never becomes healthy: it would otherwise write with a new key what it cannot read
+        assert "not in the keyring" in r.read_log()
+        r.stop()
+        shutil.copy(saved, ring_path)
+        r.start()
+        assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"needs its key"
     finally:
         r.stop()
         shutil.rmtree(r.data_dir, ignore_errors=True)

@@ -332,6 +332,16 @@ class SqliteRegionStore:
             return ids
         return await self.db.read(op)
 
+    async def master_key_ids(self) -> set[str]:
+        """Every master key id an SSE-S3 envelope (of a version or an upload) names."""
+        def op(c: sqlite3.Connection) -> set[str]:
+            ids: set[str] = set()
+            for table in ("versions", "uploads"):
+                ids.update(k for (k,) in c.execute(
+                    f"SELECT DISTINCT json_extract(encryption, '$.kid') FROM {table} WHERE encryption != ''") if k)
+            return ids
+        return await self.db.read(op)
+
     async def rewrap_envelopes(self, rewrap: Callable[[dict[str, Any]], dict[str, Any] | None],
                                batch: int = 500) -> int:
         """Applies `rewrap` to every stored encryption envelope (versions and multipart uploads), saving the
