@@ -45,6 +45,12 @@ def test_key_lifecycle_and_cryptography(east: Any) -> None:
     assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is False
     kms.enable_key_rotation(KeyId=key_id)
     assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+    # new material on demand: new ciphertexts use it, old ones still decrypt
+    kms.rotate_key_on_demand(KeyId=key_id)
+    assert [r["RotationType"] for r in kms.list_key_rotations(KeyId=key_id)["Rotations"]] == ["ON_DEMAND"]
+    enc2 = kms.encrypt(KeyId=key_id, Plaintext=b"after rotation")
+    assert kms.decrypt(CiphertextBlob=enc2["CiphertextBlob"])["Plaintext"] == b"after rotation"
+    assert kms.decrypt(CiphertextBlob=dk["CiphertextBlob"])["Plaintext"] == dk["Plaintext"]
 
     kms.disable_key(KeyId=key_id)
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Disabled"

@@ -27,6 +27,7 @@ from ..protocol.errors import AWSError
 MAGIC = b"TSK1"
 S3_ALIAS = "alias/aws/s3"
 STORE_FILE = os.path.join("keys", "kms-keys.json")
+DAY_US = 86_400 * 1_000_000
 
 
 def kms_error(code: str, message: str) -> AWSError:
@@ -47,6 +48,8 @@ class Key:
     deletion_us: int = 0
     pending_days: int = 0
     materials: list[dict[str, str]] = field(default_factory=list)  # [{"kid", "wk"}]: wrapped by the master key
+    rotated_us: int = 0  # when the current material was made (creation or last rotation)
+    rotations: list[dict[str, Any]] = field(default_factory=list)  # [{"date", "type"}], oldest first
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -119,7 +122,7 @@ class KeyStore:
     def create(self, now_us: int, description: str = "", manager: str = "CUSTOMER") -> Key:
         key_id = str(uuid.uuid4())
         key = Key(key_id, self.arn_of(key_id), now_us, description, manager=manager,
-                  rotation=manager == "AWS")
+                  rotation=manager == "AWS", rotated_us=now_us)
         self._add_material(key)
         self.keys[key_id] = key
         self.dirty = True
@@ -131,6 +134,18 @@ class KeyStore:
         kid, wk = self.keyring.wrap(secret, _label(key.key_id, index))
         key.materials.append({"kid": kid, "wk": base64.b64encode(wk).decode()})
         self._material[(key.key_id, index)] = secret
+
+    def rotate(self, key: Key, now_us: int, kind: str) -> None:
+        """New key material for new encryptions; the old material keeps decrypting what it encrypted."""
+        self._add_material(key)
+        key.rotated_us = now_us
+        key.rotations.append({"date": now_us, "type": kind})
+        self.dirty = True
+
+    def rotate_if_due(self, key: Key, now_us: int) -> None:
+        """Automatic rotation: once rotation is enabled, every `rotation_days` after the last one."""
+        if key.rotation and key.state == "Enabled" and now_us >= key.rotated_us + key.rotation_days * DAY_US:
+            self.rotate(key, now_us, "AUTOMATIC")
 
     def material(self, key: Key, index: int) -> bytes:
         found = self._material.get((key.key_id, index))
@@ -202,8 +217,10 @@ class KeyStore:
             raise kms_error("KMSInvalidStateException", f"{key.arn} is pending deletion.")
 
     # ---- cryptography -----------------------------------------------------------------------------------
-    def encrypt(self, key: Key, plaintext: bytes, context: dict[str, str] | None) -> bytes:
+    def encrypt(self, key: Key, plaintext: bytes, context: dict[str, str] | None, now_us: int = 0) -> bytes:
         self.usable(key)
+        if now_us:
+            self.rotate_if_due(key, now_us)
         index = len(key.materials) - 1
         kid = key.key_id.encode()
         nonce = secrets.token_bytes(12)

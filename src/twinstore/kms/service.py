@@ -8,9 +8,7 @@ from typing import Any, Awaitable, Callable
 from ..auth.request import ApiRequest
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
-from .keys import Key, KeyStore, kms_error
-
-DAY_US = 86_400 * 1_000_000
+from .keys import DAY_US, Key, KeyStore, kms_error
 MAX_PLAINTEXT = 4096
 Op = Callable[["KmsService", ApiRequest], Awaitable[dict[str, Any]]]
 OPS: dict[str, Op] = {}
@@ -54,7 +52,7 @@ class KmsService:
                 key = self.store.s3_managed_key(now) if key_id is None else self.store.resolve(key_id, now)
                 import secrets
                 plaintext = secrets.token_bytes(32)
-                return key.arn, plaintext, self.store.encrypt(key, plaintext, context)
+                return key.arn, plaintext, self.store.encrypt(key, plaintext, context, now)
             finally:
                 await self.persist()
 
@@ -184,7 +182,7 @@ async def encrypt(svc: KmsService, req: ApiRequest) -> dict[str, Any]:
                                               "constraint: Member must have length between 1 and 4096",
                        status=400)
     key = svc.key(req)
-    return {"CiphertextBlob": svc.store.encrypt(key, plaintext, _context(req)), "KeyId": key.arn,
+    return {"CiphertextBlob": svc.store.encrypt(key, plaintext, _context(req), now_us()), "KeyId": key.arn,
             "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
 
 
@@ -214,7 +212,7 @@ async def generate_data_key(svc: KmsService, req: ApiRequest) -> dict[str, Any]:
     size = _data_key_size(req)
     key = svc.key(req)
     plaintext = secrets.token_bytes(size)
-    return {"CiphertextBlob": svc.store.encrypt(key, plaintext, _context(req)), "Plaintext": plaintext,
+    return {"CiphertextBlob": svc.store.encrypt(key, plaintext, _context(req), now_us()), "Plaintext": plaintext,
             "KeyId": key.arn}
 
 
@@ -232,6 +230,8 @@ async def enable_key_rotation(svc: KmsService, req: ApiRequest) -> dict[str, Any
     if not 90 <= days <= 2560:
         raise AWSError("ValidationException", "RotationPeriodInDays must be between 90 and 2560", status=400)
     _enabled_or_invalid(key)
+    if not key.rotation:
+        key.rotated_us = now_us()  # the first automatic rotation comes one period after enabling
     key.rotation, key.rotation_days = True, int(days)
     svc.store.dirty = True
     return {}
@@ -252,7 +252,23 @@ async def get_key_rotation_status(svc: KmsService, req: ApiRequest) -> dict[str,
     out: dict[str, Any] = {"KeyRotationEnabled": key.rotation, "KeyId": key.key_id}
     if key.rotation:
         out["RotationPeriodInDays"] = key.rotation_days
-        out["NextRotationDate"] = key.created_us + key.rotation_days * DAY_US
+        out["NextRotationDate"] = key.rotated_us + key.rotation_days * DAY_US
+    return out
+
+
+@op("RotateKeyOnDemand")
+async def rotate_key_on_demand(svc: KmsService, req: ApiRequest) -> dict[str, Any]:
+    key = svc.customer_key(req)
+    _enabled_or_invalid(key)
+    svc.store.rotate(key, now_us(), "ON_DEMAND")
+    return {"KeyId": key.key_id}
+
+
+@op("ListKeyRotations")
+async def list_key_rotations(svc: KmsService, req: ApiRequest) -> dict[str, Any]:
+    key = svc.key(req)
+    page, out = _page(key.rotations, req)
+    out["Rotations"] = [{"KeyId": key.key_id, "RotationDate": r["date"], "RotationType": r["type"]} for r in page]
     return out
 
 
