@@ -31,7 +31,10 @@ def rotate(data_dir: str, region: str, master_key_file: str | None = None) -> di
     except BlockingIOError:
         raise RotationError(f"region {region} is running; stop it before rotating its master key") from None
     try:
-        ring = MasterKeyring.load(region_dir, master_key_file, create=False)
+        try:
+            ring = MasterKeyring.load(region_dir, master_key_file, create=False)
+        except FileNotFoundError:
+            raise RotationError(f"region {region} has no master keyring yet (start it once first)") from None
         if ring.path is None:
             raise RotationError("the master key comes from the environment; replace it there instead")
         old = sorted(ring.keys)

@@ -7,8 +7,8 @@ import logging
 import re
 from typing import Any, AsyncIterator
 
-from ..meta.ids import is_valid_version_id
 from ..crypto.segments import IntegrityError
+from ..meta.ids import is_valid_version_id
 from ..meta.model import Bucket, ObjectVersion
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import rfc1123
