@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from .auth.credentials import CredentialDirectory, load_root_account
 from .auth.request import ApiService
 from .blob.files import BlobStore
+from .crypto.keyring import MasterKeyring
 from .edge.app import TwinstoreApp
 from .edge.proxy import RegionProxy
-from .meta.sqlite.global_store import SqliteGlobalStore
-from .meta.sqlite.region_store import SqliteRegionStore
-from .crypto.keyring import MasterKeyring
 from .kms.keys import KeyStore
 from .kms.service import KmsService
+from .meta.sqlite.global_store import SqliteGlobalStore
+from .meta.sqlite.region_store import SqliteRegionStore
 from .s3.service import S3Service
 from .s3.sse import SSEConfig
 
@@ -56,11 +56,11 @@ class Region:
     def __init__(self, cfg: RegionConfig) -> None:
         self.cfg = cfg
         os.makedirs(cfg.region_dir, mode=0o700, exist_ok=True)
+        self.lock = region_lock(cfg.region_dir)
         self.root = load_root_account(cfg.data_dir, cfg.account_id)
         self.global_store = SqliteGlobalStore(os.path.join(cfg.data_dir, "global.db"))
         self.store = SqliteRegionStore(os.path.join(cfg.region_dir, "meta.db"))
         self.blobs = BlobStore(cfg.region_dir)
-        self.lock = region_lock(cfg.region_dir)
         self.keyring = MasterKeyring.load(cfg.region_dir, cfg.master_key_file)
         self.kms = KmsService(KeyStore(cfg.region_dir, cfg.name, self.root.account_id, self.keyring))
         sse = SSEConfig(self.keyring, self.kms, cfg.encrypt_at_rest, cfg.sse_c_over_http)
@@ -115,6 +115,7 @@ class Region:
         await self.store.close()
         await self.global_store.close()
         self.blobs.close()
+        os.close(self.lock)
 
 
 def region_lock(region_dir: str, wait: bool = False) -> int:
