@@ -46,6 +46,9 @@ def test_rotate_then_restart_reads_everything(tmp_path: Any) -> None:
         s3.put_object(Bucket=bucket, Key="kms", Body=bodies["kms"], ServerSideEncryption="aws:kms",
                       SSEKMSKeyId=key_id)
         s3.put_object(Bucket=bucket, Key="ssec", Body=bodies["ssec"], **SSEC)
+        bodies["bucket-key"] = os.urandom(5000)  # its bucket key is opened by KMS again after the restart
+        s3.put_object(Bucket=bucket, Key="bucket-key", Body=bodies["bucket-key"], ServerSideEncryption="aws:kms",
+                      SSEKMSKeyId=key_id, BucketKeyEnabled=True)
         up = s3.create_multipart_upload(Bucket=bucket, Key="mp")  # in progress across the rotation
         part1 = os.urandom(5 * MIB)
         e1 = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=part1)["ETag"]

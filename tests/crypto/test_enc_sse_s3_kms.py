@@ -210,3 +210,29 @@ def test_bucket_default_applies_to_multipart_and_copies(s3: Any, kms_key: dict[s
     c = s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": src_bucket, "Key": "src"})
     assert (c["ServerSideEncryption"], c["SSEKMSKeyId"]) == ("aws:kms", kms_key["Arn"])
     assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == b"copied"
+
+
+def test_bucket_keys_wrap_many_objects_under_one_kms_data_key(east: Any, s3: Any, bucket: str,
+                                                              kms_key: dict[str, Any]) -> None:
+    import sqlite3
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [{
+        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key["KeyId"]},
+        "BucketKeyEnabled": True}]})
+    bodies = {f"k{i}": os.urandom(1000 + i) for i in range(3)}
+    for k, body in bodies.items():
+        assert s3.put_object(Bucket=bucket, Key=k, Body=body)["BucketKeyEnabled"] is True
+    s3.put_object(Bucket=bucket, Key="own", Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key["KeyId"],
+                  BucketKeyEnabled=False)
+    db = sqlite3.connect(f"file:{east.data_dir}/regions/us-east-2/meta.db?mode=ro", uri=True)
+    try:
+        rows = dict(db.execute("SELECT v.key, v.encryption FROM versions v JOIN buckets b ON b.id = v.bucket_id "
+                               "WHERE b.name = ?", (bucket,)).fetchall())
+    finally:
+        db.close()
+    envs = {k.decode(): json.loads(v) for k, v in rows.items()}
+    shared = {envs[k]["bkb"] for k in bodies}
+    assert len(shared) == 1  # one bucket key from KMS ...
+    assert len({envs[k]["wk"] for k in bodies}) == 3  # ... wrapping a distinct data key per object
+    assert "bkb" not in envs["own"]
+    for k, body in bodies.items():
+        assert s3.get_object(Bucket=bucket, Key=k)["Body"].read() == body

@@ -25,6 +25,8 @@ class Envelope:
     kid: str = ""  # master key id (SSE-S3)
     kms_key: str = ""  # KMS key ARN (SSE-KMS)
     bucket_key: bool = False
+    bucket_key_blob: bytes = b""  # SSE-KMS with an S3 Bucket Key: the bucket key as a KMS ciphertext blob; the
+    # data key is then wrapped by that bucket key instead of by KMS itself
     context: str = ""  # SSE-KMS encryption context as the client sent it (base64 JSON), if any
     customer_md5: str = ""  # SSE-C: base64 MD5 of the customer key, echoed in responses
     customer_salt: bytes = b""
@@ -44,6 +46,8 @@ class Envelope:
             d["kms"] = self.kms_key
         if self.bucket_key:
             d["bke"] = True
+        if self.bucket_key_blob:
+            d["bkb"] = _b64(self.bucket_key_blob)
         if self.context:
             d["ctx"] = self.context
         if self.customer_md5:
@@ -57,8 +61,9 @@ class Envelope:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Envelope:
         return cls(d["alg"], _unb64(d["wk"]), _unb64(d["np"]), _unb64(d["sid"]), d.get("kid", ""),
-                   d.get("kms", ""), bool(d.get("bke")), d.get("ctx", ""), d.get("cmd5", ""),
-                   _unb64(d.get("csalt", "")), _unb64(d.get("cmac", "")), list(d.get("parts") or []))
+                   d.get("kms", ""), bool(d.get("bke")), _unb64(d.get("bkb", "")), d.get("ctx", ""),
+                   d.get("cmd5", ""), _unb64(d.get("csalt", "")), _unb64(d.get("cmac", "")),
+                   list(d.get("parts") or []))
 
 
 def _b64(b: bytes) -> str:

@@ -12,7 +12,8 @@ import hashlib
 import ipaddress
 import json
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Protocol
 
 from ..crypto import customer
@@ -44,14 +45,52 @@ class Keyring(Protocol):
     def unwrap(self, kid: str, wrapped: bytes, context: bytes = b"") -> bytes: ...
 
 
+BUCKET_KEY_TTL = 300.0  # seconds an S3 Bucket Key is reused / kept open before KMS is asked again
+BUCKET_KEY_CACHE = 1024
+
+
 @dataclass
 class SSEConfig:
-    """A region's encryption settings (S3Service.sse)."""
+    """A region's encryption settings (S3Service.sse), and its S3 Bucket Keys: with BucketKeyEnabled, a
+    time-limited bucket-level key from KMS wraps the objects' data keys, so KMS is asked once per bucket and
+    period instead of once per object (what S3 Bucket Keys are for)."""
 
     keyring: Keyring | None = None
     kms: DataKeyService | None = None
     at_rest: bool = True  # False only for benchmarks (twinstore server --unencrypted-for-benchmarks)
     sse_c_over_http: str = "loopback"  # never | loopback | always
+    _made: dict[tuple[int, str | None, str], tuple[float, str, bytes, bytes]] = field(default_factory=dict)
+    _opened: dict[bytes, tuple[float, bytes]] = field(default_factory=dict)
+
+    async def bucket_key(self, bucket_id: int, key_id: str | None, context: dict[str, str]) \
+            -> tuple[str, bytes, bytes]:
+        """(KMS key ARN, bucket key, its KMS ciphertext blob), reused for BUCKET_KEY_TTL seconds."""
+        assert self.kms is not None
+        cache_key = (bucket_id, key_id, json.dumps(context, sort_keys=True))
+        now = time.monotonic()
+        found = self._made.get(cache_key)
+        if found is not None and found[0] > now:
+            return found[1], found[2], found[3]
+        arn, plain, blob = await self.kms.generate_data_key(key_id, context)
+        _bounded(self._made)[cache_key] = (now + BUCKET_KEY_TTL, arn, plain, blob)
+        _bounded(self._opened)[blob] = (now + BUCKET_KEY_TTL, plain)
+        return arn, plain, blob
+
+    async def open_bucket_key(self, blob: bytes, context: dict[str, str]) -> bytes:
+        now = time.monotonic()
+        found = self._opened.get(blob)
+        if found is not None and found[0] > now:
+            return found[1]
+        assert self.kms is not None
+        plain = await self.kms.decrypt_data_key(blob, context)
+        _bounded(self._opened)[blob] = (now + BUCKET_KEY_TTL, plain)
+        return plain
+
+
+def _bounded(cache: dict[Any, Any]) -> dict[Any, Any]:
+    if len(cache) >= BUCKET_KEY_CACHE:
+        cache.clear()
+    return cache
 
 
 @dataclass(slots=True)
@@ -233,12 +272,16 @@ async def plan_for(sse: SSEConfig, req: Requested, bucket: Bucket, key: str) -> 
         if sse.kms is None:
             raise AWSError("KMS.NotFoundException", "KMS is not available in this region", status=400)
         env = Envelope(SSE_KMS, b"", prefix, sid, bucket_key=req.bucket_key, context=req.context_header)
+        context = _kms_context(env, bucket.name, key)
         try:
-            arn, data_key, blob = await sse.kms.generate_data_key(req.kms_key_id,
-                                                                  _kms_context(env, bucket.name, key))
+            if req.bucket_key:
+                arn, bucket_key, env.bucket_key_blob = await sse.bucket_key(bucket.id, req.kms_key_id, context)
+                env.wrapped_key, env.kms_key = wrap_with(bucket_key, data_key, env.sid), arn
+            else:
+                arn, data_key, blob = await sse.kms.generate_data_key(req.kms_key_id, context)
+                env.wrapped_key, env.kms_key = blob, arn
         except AWSError as e:
             raise kms_error(e) from None
-        env.wrapped_key, env.kms_key = blob, arn
     else:
         assert sse.keyring is not None
         env = Envelope(SSE_S3, b"", prefix, sid)
@@ -269,7 +312,11 @@ async def data_key_of(sse: SSEConfig, env: Envelope, bucket: str, key: str, ck: 
             if sse.kms is None:
                 raise AWSError("KMS.NotFoundException", "KMS is not available in this region", status=400)
             try:
-                return await sse.kms.decrypt_data_key(env.wrapped_key, _kms_context(env, bucket, key))
+                context = _kms_context(env, bucket, key)
+                if env.bucket_key_blob:
+                    bucket_key = await sse.open_bucket_key(env.bucket_key_blob, context)
+                    return unwrap_with(bucket_key, env.wrapped_key, env.sid)
+                return await sse.kms.decrypt_data_key(env.wrapped_key, context)
             except AWSError as e:
                 raise kms_error(e) from None
         assert sse.keyring is not None
