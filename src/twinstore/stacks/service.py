@@ -85,6 +85,15 @@ class CloudFormationService:
         self.fetch_template = fetch_template
         self.template_access = template_access
 
+    def resource_arn(self, req: ApiRequest) -> str:
+        """What IAM authorizes a call on: the stack (`stack/<name>/*` as AWS scopes it), else `*`."""
+        name = req.params.get("StackName")
+        if not name:
+            return "*"
+        if str(name).startswith("arn:"):
+            return str(name)
+        return f"arn:aws:cloudformation:{self.region}:{self.account_id}:stack/{name}/*"
+
     async def call(self, req: ApiRequest) -> dict[str, Any]:
         handler = getattr(self, "op_" + req.operation, None)
         if handler is None:
