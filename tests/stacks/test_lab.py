@@ -368,15 +368,21 @@ def test_log_group_arn_has_the_star_suffix(deployment: Any) -> None:
 def test_missing_services_fail_resources_with_a_clear_reason(deployment: Any) -> None:
     """On a build without a service, its resources fail with the service's own answer (not a crash)."""
     east = deployment["us-east-2"]
-    if service_missing(east, "logs") is None:
-        pytest.skip("CloudWatch Logs is served by this build")
+    candidates = {"cloudtrail": ("AWS::CloudTrail::Trail", "Properties: {S3BucketName: b, IsLogging: true}",
+                                 "cloudtrail CreateTrail"),
+                  "logs": ("AWS::Logs::LogGroup", "Properties: {}", "logs CreateLogGroup"),
+                  "kms": ("AWS::KMS::Key", "Properties: {}", "kms CreateKey")}
+    missing = [s for s in candidates if service_missing(east, s)]
+    if not missing:
+        pytest.skip("every service these resources need is served by this build")
+    rtype, props, operation = candidates[missing[0]]
     cf = east.client("cloudformation")
-    sid = cf.create_stack(StackName=unique(), TemplateBody="Resources:\n  G:\n    Type: AWS::Logs::LogGroup\n")[
+    sid = cf.create_stack(StackName=unique(), TemplateBody=f"Resources:\n  R:\n    Type: {rtype}\n    {props}\n")[
         "StackId"]
     s = wait_settled(cf, sid)
     assert s["StackStatus"] == "ROLLBACK_COMPLETE"
     reason = next(e[2] for e in events(cf, sid) if e[1] == "CREATE_FAILED")
-    assert "twinstore does not serve logs CreateLogGroup yet" in reason
+    assert f"twinstore does not serve {operation} yet" in reason
 
 
 
