@@ -24,7 +24,9 @@ from .blob.files import BlobStore
 from .crypto.keyring import MasterKeyring
 from .edge.app import TwinstoreApp
 from .edge.proxy import RegionProxy
-from .iam.authority import Iam
+from .auth.principal import Principal
+from .iam.authority import Iam, RequestKeys
+from .iam.evaluate import ALLOW
 from .iam.service import IamService
 from .iam.sqlite_store import SqliteIamStore
 from .iam.sts import StsService
@@ -105,8 +107,19 @@ class Region:
                                            "logs": self.logs, "kms": self.kms}
         services["cloudformation"] = CloudFormationService(
             self.cfg.name, self.root.account_id, self.stack_store, self.stacks,
-            lambda bucket, key: to_thread_fetch(lambda: self.clients.client("s3", self.cfg.name), bucket, key))
+            lambda bucket, key: to_thread_fetch(lambda: self.clients.client("s3", self.cfg.name), bucket, key),
+            template_access=self._template_access)
         return services
+
+    async def _template_access(self, principal: Principal, bucket: str, key: str) -> bool:
+        """May `principal` have CloudFormation read a TemplateURL object? Decided as its GetObject would be
+        (identity policies and the bucket policy); a bucket of another region: the account root only."""
+        authz = self.app.authz
+        if authz is None or self.s3.store.cached_bucket(bucket) is None:
+            return principal.is_root
+        policy, bound = authz.bucket_policy(bucket, principal)
+        return self.iam.decide(principal, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", RequestKeys(principal),
+                               policy, bound) == ALLOW
 
     async def start(self) -> None:
         missing = await self.store.master_key_ids() - set(self.keyring.keys)

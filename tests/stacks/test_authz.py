@@ -35,3 +35,33 @@ def test_iam_policy_scoped_to_one_stack(east: Any) -> None:
     assert cf.describe_stacks(StackName=mine["StackName"])["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
     for s in (mine, other):
         cf.delete_stack(StackName=s["StackId"])
+
+
+def test_template_url_needs_read_access_to_the_object(east: Any, s3: Any) -> None:
+    require(east, "iam")
+    iam = east.client("iam")
+    holder = unique("tpl")
+    s3.create_bucket(Bucket=holder, CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
+    body = "Resources:\n  B:\n    Type: AWS::S3::Bucket\n"
+    s3.put_object(Bucket=holder, Key="ok.yaml", Body=body.encode())
+    s3.put_object(Bucket=holder, Key="secret.yaml", Body=body.encode())
+    user = unique("tpluser")
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "cloudformation:ValidateTemplate", "Resource": "*"},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{holder}/ok.yaml"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    as_user = east.client("cloudformation", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    url = f"https://{holder}.s3.us-east-2.amazonaws.com/"
+    assert as_user.validate_template(TemplateURL=url + "ok.yaml")["Parameters"] == []
+    with pytest.raises(ClientError) as e:
+        as_user.validate_template(TemplateURL=url + "secret.yaml")
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+    assert "to which you have access" in e.value.response["Error"]["Message"]
+    # the bucket policy's explicit deny binds the user too
+    s3.put_bucket_policy(Bucket=holder, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::123456789012:user/{user}"}, "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{holder}/*"}]}))
+    with pytest.raises(ClientError):
+        as_user.validate_template(TemplateURL=url + "ok.yaml")
