@@ -130,8 +130,8 @@ def checks(operation: str, bucket: str | None, key: str | None, params: Mapping[
     if versioned and params.get("VersionId"):
         action = versioned
     if kind == SERVICE or not bucket:
-        out = [(action, "*")]
-    elif kind == BUCKET or key is None:
+        return [(action, "*")]
+    if kind == BUCKET or key is None:
         out = [(action, bucket_arn(bucket))]
     else:
         out = [(action, object_arn(bucket, key))]
