@@ -10,7 +10,10 @@ from typing import Any, Mapping
 from urllib.parse import unquote
 
 from ..auth.principal import Principal
-from ..iam.authority import RequestKeys
+from ..iam.authority import Iam, RequestKeys
+from ..iam.conditions import PolicyError
+from ..iam.policy import RESOURCE, Policy, compile_policy
+from ..meta.model import Bucket
 
 SERVICE, BUCKET, OBJECT = "service", "bucket", "object"
 
@@ -235,3 +238,24 @@ class S3Keys(RequestKeys):
             invoked = self.principal.extra.get("invoked_by") if self.principal.extra else None
             return ["true" if invoked else "false"]
         return super().value(key)
+
+
+def bucket_policy_of(bucket: Bucket) -> tuple[Policy | None, dict[str, str] | None]:
+    """The bucket's stored policy (compiled, cached by text) and the principal ids it was bound to when saved."""
+    text = bucket.configs.get("policy")
+    if not text:
+        return None, None
+    try:
+        return compile_policy(text, RESOURCE), bucket.configs.get("policyPrincipalIds")
+    except PolicyError:
+        return None, None
+
+
+def decide_on_bucket(iam: Iam, principal: Principal, action: str, bucket: Bucket, key: str | None = None,
+                     keys: RequestKeys | None = None) -> str:
+    """Allow / Deny / ImplicitDeny for `action` on the bucket (key None) or one of its objects, as `principal`,
+    against its identity policies and the bucket policy: what the replication engine asks, acting as the role
+    session `Iam.service_session` gave it (e.g. s3:GetObjectVersionForReplication, s3:ReplicateObject)."""
+    policy, bound = bucket_policy_of(bucket)
+    resource = bucket_arn(bucket.name) if key is None else object_arn(bucket.name, key)
+    return iam.decide(principal, action, resource, keys or RequestKeys(principal), policy, bound)
