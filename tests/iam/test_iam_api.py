@@ -340,3 +340,20 @@ def test_iam_actions_act_on_the_entity_arn(iam: Any, east: Any) -> None:
     with pytest.raises(ClientError) as exc:
         client.attach_role_policy(RoleName=other, PolicyArn=pol)
     assert code(exc) == "AccessDenied"
+
+
+def test_account_authorization_details(iam: Any) -> None:
+    role = uname("gaad")
+    pdoc = doc(allow("s3:GetObject"))
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST_S3)
+    iam.put_role_policy(RoleName=role, PolicyName="inline", PolicyDocument=pdoc)
+    iam.attach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    out = iam.get_account_authorization_details(Filter=["Role", "AWSManagedPolicy"])
+    mine = [r for r in out["RoleDetailList"] if r["RoleName"] == role][0]
+    assert mine["AssumeRolePolicyDocument"] == json.loads(TRUST_S3)
+    assert mine["RolePolicyList"] == [{"PolicyName": "inline", "PolicyDocument": json.loads(pdoc)}]
+    assert mine["AttachedManagedPolicies"][0]["PolicyName"] == "AmazonS3ReadOnlyAccess"
+    assert out["UserDetailList"] == []
+    assert any(p["PolicyName"] == "AmazonS3ReadOnlyAccess" and p["PolicyVersionList"][0]["Document"]["Statement"]
+               for p in out["Policies"])
+    iam.detach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
