@@ -357,3 +357,42 @@ def test_account_authorization_details(iam: Any) -> None:
     assert any(p["PolicyName"] == "AmazonS3ReadOnlyAccess" and p["PolicyVersionList"][0]["Document"]["Statement"]
                for p in out["Policies"])
     iam.detach_role_policy(RoleName=role, PolicyArn="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+
+
+def test_raw_query_requests_missing_required_members(east: Any) -> None:
+    """What boto3 would refuse client-side, sent raw: AWS's ValidationError, nothing created."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    name = uname("raw")
+    body = f"Action=CreateRole&Version=2010-05-08&RoleName={name}".encode()
+    req = AWSRequest(method="POST", url=east.endpoint + "/", data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "iam", "us-east-1").add_auth(req)
+    raw = urllib.request.Request(req.url, data=body, headers=dict(req.headers.items()), method="POST")
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(raw)
+    assert exc.value.code == 400
+    text = exc.value.read().decode()
+    assert "<Code>ValidationError</Code>" in text and "assumeRolePolicyDocument" in text
+    assert name not in [r["RoleName"] for r in east.client("iam").list_roles()["Roles"]]
+
+
+def test_concurrent_creates_through_both_regions(east: Any, west: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    names = [uname("race") for _ in range(5)]
+
+    def create(args: tuple[Any, str]) -> str:
+        region, name = args
+        try:
+            region.client("iam").create_user(UserName=name)
+            return "created"
+        except ClientError as e:
+            return str(e.response["Error"]["Code"])
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(create, [(r, n) for n in names for r in (east, west)]))
+    for i in range(len(names)):
+        assert sorted(results[2 * i: 2 * i + 2]) == ["EntityAlreadyExists", "created"]
