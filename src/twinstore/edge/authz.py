@@ -62,7 +62,7 @@ class Authorizer:
         if principal.is_root and (policy is None or operation in _POLICY_OPS):
             return None  # the account root: everything (bucket-policy denies aside; never locked out of the policy)
         keys = actions.S3Keys(principal, headers, query, source_ip, secure, self.s3.region, self.s3.account_id,
-                              presigned)
+                              presigned, payload)
         for action, resource in actions.checks(operation, bucket, key, params, headers):
             pol, pol_bound = policy, bound
             if not resource.startswith(f"arn:aws:s3:::{bucket}/") and resource != f"arn:aws:s3:::{bucket}":

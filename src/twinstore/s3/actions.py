@@ -185,10 +185,11 @@ _QUERY_KEYS = {"s3:prefix": "prefix", "s3:delimiter": "delimiter", "s3:max-keys"
 class S3Keys(RequestKeys):
     """Condition keys of an S3 request, computed only when a policy condition asks for them."""
 
-    __slots__ = ("headers", "query", "source_ip", "secure", "region", "bucket_owner", "presigned")
+    __slots__ = ("headers", "query", "source_ip", "secure", "region", "bucket_owner", "presigned", "payload")
 
     def __init__(self, principal: Principal, headers: Mapping[str, str], query: Mapping[str, str],
-                 source_ip: str, secure: bool, region: str, bucket_owner: str = "", presigned: bool = False) -> None:
+                 source_ip: str, secure: bool, region: str, bucket_owner: str = "", presigned: bool = False,
+                 payload: Any = None) -> None:
         super().__init__(principal)
         self.headers = headers
         self.query = query
@@ -197,6 +198,7 @@ class S3Keys(RequestKeys):
         self.region = region
         self.bucket_owner = bucket_owner
         self.presigned = presigned
+        self.payload = payload  # the parsed configuration body (CreateBucket: s3:LocationConstraint)
 
     def value(self, key: str) -> list[str] | None:
         h = _HEADER_KEYS.get(key)
@@ -213,6 +215,9 @@ class S3Keys(RequestKeys):
             return ["true" if self.secure else "false"]
         if key == "aws:requestedregion":
             return [self.region]
+        if key == "s3:locationconstraint":
+            lc = self.payload.get("LocationConstraint") if isinstance(self.payload, dict) else None
+            return [lc] if lc else None
         if key == "s3:resourceaccount":
             return [self.bucket_owner] if self.bucket_owner else None
         if key == "s3:signatureversion":
