@@ -86,6 +86,26 @@ class LogsService:
             "UntagLogGroup": self.untag_log_group, "ListTagsLogGroup": self.list_tags_log_group,
         }
 
+    _STREAM_OPS = frozenset({"CreateLogStream", "DeleteLogStream", "PutLogEvents", "GetLogEvents"})
+
+    def resource_arn(self, req: ApiRequest) -> str:
+        """What IAM authorizes the call on: the log stream for stream-level calls (the lab's CloudTrail role may
+        `logs:PutLogEvents` on `…:log-group:NAME:log-stream:*`), else the log group, else `*`."""
+        p = req.params
+        if p.get("resourceArn"):
+            return str(p["resourceArn"]).removesuffix(":*")
+        group = p.get("logGroupName") or p.get("logGroupIdentifier")
+        names = p.get("logGroupNames") or p.get("logGroupIdentifiers") or []
+        if not group and len(names) == 1:
+            group = names[0]
+        if not group:
+            return "*"
+        group = str(group)
+        base = group.removesuffix(":*") if group.startswith("arn:") else self.store.arn(group, star=False)
+        if req.operation in self._STREAM_OPS and p.get("logStreamName"):
+            return f"{base}:log-stream:{p['logStreamName']}"
+        return base
+
     async def call(self, req: ApiRequest) -> dict[str, Any]:
         op = self._ops.get(req.operation)
         if op is None:
