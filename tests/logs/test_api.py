@@ -71,8 +71,10 @@ def test_describe_log_groups_paging_and_pattern(logs: Any) -> None:
         if not token:
             break
     assert seen == names
-    hits = logs.describe_log_groups(logGroupNamePattern=prefix.split("/")[1].upper())["logGroups"]
-    assert [g["logGroupName"] for g in hits] == names  # pattern: case-insensitive substring
+    hits = logs.describe_log_groups(logGroupNamePattern=prefix.split("/")[1])["logGroups"]
+    assert [g["logGroupName"] for g in hits] == names  # pattern: case-sensitive substring
+    assert set(hits[0]) == {"logGroupName", "creationTime", "arn"}  # and only these fields
+    assert logs.describe_log_groups(logGroupNamePattern=prefix.upper())["logGroups"] == []
 
 
 def test_retention_values(logs: Any, raw_logs: Any, group: str) -> None:

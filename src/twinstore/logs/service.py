@@ -117,7 +117,9 @@ class LogsService:
         self.queries.close()
 
     # ---- groups -------------------------------------------------------------------------------------------
-    def _group_out(self, g: LogGroup) -> dict[str, Any]:
+    def _group_out(self, g: LogGroup, brief: bool = False) -> dict[str, Any]:
+        if brief:  # with logGroupNamePattern AWS answers only these
+            return {"logGroupName": g.name, "creationTime": g.created_ms, "arn": self.store.arn(g.name)}
         out: dict[str, Any] = {"logGroupName": g.name, "creationTime": g.created_ms, "metricFilterCount": 0,
                                "arn": self.store.arn(g.name), "logGroupArn": self.store.arn(g.name, star=False),
                                "storedBytes": g.stored_bytes, "logGroupClass": g.log_group_class,
@@ -140,7 +142,7 @@ class LogsService:
     async def describe_log_groups(self, p: dict[str, Any]) -> dict[str, Any]:
         limit = _limit(p, "limit", 50, 50)
         prefix = p.get("logGroupNamePrefix") or ""
-        pattern = (p.get("logGroupNamePattern") or "").lower()
+        pattern = p.get("logGroupNamePattern") or ""  # case-sensitive substring
         if prefix and pattern:
             raise invalid("LogGroupNamePrefix and LogGroupNamePattern are mutually exclusive parameters.")
         idents = p.get("logGroupIdentifiers")
@@ -154,14 +156,14 @@ class LogsService:
                 break
             after = batch[-1].name
             for g in batch:
-                if pattern and pattern not in g.name.lower():
+                if pattern and pattern not in g.name:
                     continue
                 if idents and g.name not in idents and self.store.arn(g.name, star=False) not in idents:
                     continue
                 if p.get("logGroupClass") and g.log_group_class != p["logGroupClass"]:
                     continue
                 found.append(g)
-        out: dict[str, Any] = {"logGroups": [self._group_out(g) for g in found[:limit]]}
+        out: dict[str, Any] = {"logGroups": [self._group_out(g, brief=bool(pattern)) for g in found[:limit]]}
         if len(found) > limit:
             out["nextToken"] = _page_token(found[limit - 1].name)
         return out
