@@ -278,7 +278,9 @@ def test_status_stop_and_describe(logs: Any, data: Data) -> None:
     res = wait_query(logs, qid)
     assert res["status"] == "Complete" and rows(res) == [{"n": "7"}]
     assert set(res["statistics"]) >= {"recordsMatched", "recordsScanned", "bytesScanned"}
-    assert logs.stop_query(queryId=qid)["success"] is False  # already finished
+    with pytest.raises(ClientError) as e:  # already ended: an error, as the API documents
+        logs.stop_query(queryId=qid)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
     listed = logs.describe_queries(logGroupName=data.group)["queries"]
     mine = next(q for q in listed if q["queryId"] == qid)
     assert mine["status"] == "Complete" and mine["queryString"] == "stats count(*) as n"

@@ -149,9 +149,10 @@ class QueryManager:
         return rec
 
     def stop(self, qid: str) -> bool:
+        """Stops a scheduled or running query; one that has ended is an error (as the API documents)."""
         rec = self.get(qid)
         if rec.status not in ("Scheduled", "Running"):
-            return False
+            raise invalid(f"Query {qid} is not running (status {rec.status}).")
         rec.cancelled = True
         if rec.status == "Scheduled":
             rec.status, rec.finished_ms = "Cancelled", now_ms()
