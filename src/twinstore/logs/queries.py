@@ -24,6 +24,7 @@ log = logging.getLogger("twinstore.logs.queries")
 MAX_GROUPS = 50
 MAX_CONCURRENT = 30
 RETAIN_S = 7 * 86_400
+MAX_KEPT = 1000  # finished queries whose results are kept
 WORKERS = 2
 
 
@@ -159,9 +160,15 @@ class QueryManager:
         return True
 
     def _expire(self) -> None:
+        """Forgets finished queries after RETAIN_S, and the oldest beyond MAX_KEPT (results live in memory)."""
         old = now_ms() - RETAIN_S * 1000
-        for qid in [q.query_id for q in self.queries.values() if q.finished_ms and q.finished_ms < old]:
-            del self.queries[qid]
+        done = [q for q in self.queries.values() if q.finished_ms]
+        for q in done:
+            if q.finished_ms is not None and q.finished_ms < old:
+                del self.queries[q.query_id]
+        done = [q for q in done if q.query_id in self.queries]
+        for q in sorted(done, key=lambda q: q.finished_ms or 0)[:max(0, len(done) - MAX_KEPT)]:
+            del self.queries[q.query_id]
 
     def close(self) -> None:
         for q in self.queries.values():
