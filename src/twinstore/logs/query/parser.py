@@ -14,7 +14,8 @@ from .errors import QuerySyntaxError
 from .lexer import Token, tokenize
 
 COMMANDS = {"fields", "display", "filter", "stats", "sort", "limit", "parse", "dedup"}
-UNSUPPORTED = {"pattern", "diff", "unmask", "filterindex", "source", "anomaly", "unnest", "lookup", "join"}
+UNSUPPORTED = {"pattern", "diff", "unmask", "filterindex", "anomaly", "unnest", "lookup", "join"}
+MAX_SOURCE_PREFIXES = 5
 MAX_QUERY_LENGTH = 10_000
 
 _UNITS = {}
@@ -80,6 +81,14 @@ class Parser:
             self.next()
         if self.tok.kind == "EOF":
             raise self.error("empty query")
+        if self.is_kw("source"):
+            q.source = self.source()
+            if self.tok.kind == "EOF":
+                raise self.error("a query needs a command after SOURCE")
+            if self.tok.kind != "PIPE":
+                raise self.unexpected("'|'")
+            while self.tok.kind == "PIPE":
+                self.next()
         while True:
             q.commands.append(self.command(q))
             if self.tok.kind == "EOF":
@@ -124,6 +133,39 @@ class Parser:
         if word == "parse":
             return self.parse_cmd()
         return A.Dedup([it.name for it in self.items(allow_alias=False)])
+
+    def source(self) -> A.Source:
+        """SOURCE logGroups(namePrefix: ['a', 'b'], class: 'STANDARD')"""
+        self.next()
+        if not self.is_kw("loggroups"):
+            raise self.unexpected("logGroups(...)")
+        self.next()
+        self.expect("LPAREN", "'('")
+        prefixes: list[str] = []
+        cls: str | None = None
+        while self.tok.kind != "RPAREN":
+            key = self.tok
+            if key.kind != "IDENT" or key.text.lower() not in ("nameprefix", "class", "accountidentifier"):
+                raise self.unexpected("namePrefix, class or accountIdentifier")
+            self.next()
+            self.expect("COLON", "':'")
+            if key.text.lower() == "class":
+                cls = str(self.expect("STRING", "a log group class string").value)
+            else:
+                values = self.primary()
+                if not (isinstance(values, A.ListLit) and all(isinstance(v, A.Lit) and isinstance(v.value, str)
+                                                              for v in values.items)):
+                    raise self.error(f"{key.text} takes a list of strings", key)
+                if key.text.lower() == "nameprefix":
+                    prefixes += [str(v.value) for v in values.items if isinstance(v, A.Lit)]
+            if self.tok.kind == "COMMA":
+                self.next()
+            elif self.tok.kind != "RPAREN":
+                raise self.unexpected("',' or ')'")
+        self.next()
+        if not 1 <= len(prefixes) <= MAX_SOURCE_PREFIXES:
+            raise self.error(f"SOURCE needs 1 to {MAX_SOURCE_PREFIXES} namePrefix values")
+        return A.Source(prefixes, cls)
 
     def items(self, allow_alias: bool = True) -> list[A.Item]:
         out = []
