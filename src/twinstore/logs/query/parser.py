@@ -13,8 +13,8 @@ from . import ast as A
 from .errors import QuerySyntaxError
 from .lexer import Token, tokenize
 
-COMMANDS = {"fields", "display", "filter", "stats", "sort", "limit", "parse", "dedup"}
-UNSUPPORTED = {"pattern", "diff", "unmask", "filterindex", "anomaly", "unnest", "lookup", "join"}
+COMMANDS = {"fields", "display", "filter", "stats", "sort", "limit", "parse", "dedup", "unmask"}
+UNSUPPORTED = {"pattern", "diff", "filterindex", "anomaly", "unnest", "lookup", "join"}
 MAX_SOURCE_PREFIXES = 5
 MAX_QUERY_LENGTH = 10_000
 
@@ -115,6 +115,8 @@ class Parser:
                 return A.Fields([])
             raise self.unexpected("a command (fields, filter, stats, sort, limit, parse, display, dedup)")
         self.next()
+        if word == "unmask":  # nothing is masked here (no data protection policies): a no-op
+            return A.Fields([])
         if word == "fields":
             return A.Fields(self.items())
         if word == "display":
