@@ -12,7 +12,6 @@ import re
 import time
 from dataclasses import dataclass
 
-
 from ..protocol.errors import AWSError
 from .backend import LogBackend
 from .model import (
