@@ -12,9 +12,11 @@ from typing import Any, Awaitable, Callable
 
 from ..auth.request import ApiRequest
 from ..protocol.errors import AWSError
+from .flatten import discover
 from .model import LogGroup, LogStream
 from .patterns import compile_pattern
 from .queries import QueryManager
+from .query.values import format_ms, render
 from .sqlite_backend import decode_ptr
 from .store import LogStore, check_group_name, group_not_found, invalid, now_ms
 
@@ -362,8 +364,6 @@ class LogsService:
         if found is None:
             raise AWSError("ResourceNotFoundException", "The specified log record does not exist.", status=400)
         g, e = found
-        from .flatten import discover
-        from .query.values import format_ms, render
         record: dict[str, str] = {"@timestamp": format_ms(e.timestamp), "@message": e.message,
                                   "@logStream": e.stream, "@log": f"{self.store.account_id}:{g.name}",
                                   "@ingestionTime": format_ms(e.ingestion_time)}

@@ -11,6 +11,7 @@ import re
 
 from . import ast as A
 from .errors import QuerySyntaxError
+from .functions import KNOWN_FUNCTIONS, arity
 from .lexer import Token, tokenize
 
 COMMANDS = {"fields", "display", "filter", "stats", "sort", "limit", "parse", "dedup", "unmask"}
@@ -394,7 +395,6 @@ class Parser:
         raise self.unexpected("a field, value or function")
 
     def call(self, name_tok: Token) -> A.Call:
-        from .functions import KNOWN_FUNCTIONS
         name = name_tok.text.lower()
         if name not in KNOWN_FUNCTIONS and name not in A.AGGREGATES:
             raise self.error(f"unknown function '{name_tok.text}'", name_tok)
@@ -412,7 +412,6 @@ class Parser:
             elif self.tok.kind != "RPAREN":
                 raise self.unexpected("',' or ')'")
         end = self.next().end
-        from .functions import arity
         lo, hi = arity(name)
         if not lo <= len(args) <= hi:
             raise QuerySyntaxError(f"function '{name_tok.text}' takes {lo if lo == hi else f'{lo} to {hi}'} "
