@@ -69,6 +69,8 @@ class Item:
     """An expression and the name of its output column (alias, field name, or source text)."""
     expr: Expr
     name: str
+    start: int = 0  # character span of the expression in the query
+    end: int = 0
 
 
 @dataclass(slots=True)

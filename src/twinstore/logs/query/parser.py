@@ -175,13 +175,14 @@ class Parser:
         while True:
             start = self.tok.start
             e = self.expr()
-            name = self.text[start:self.toks[self.i - 1].end].strip()
+            end = self.toks[self.i - 1].end
+            name = self.text[start:end].strip()
             if isinstance(e, A.Field):
                 name = e.name
             if allow_alias and self.is_kw("as"):
                 self.next()
                 name = self.name()
-            out.append(A.Item(e, name))
+            out.append(A.Item(e, name, start, end - 1))
             if self.tok.kind != "COMMA":
                 return out
             self.next()
@@ -202,17 +203,14 @@ class Parser:
         items = self.items()
         for it in items:
             if not A.has_aggregate(it.expr):
-                raise QuerySyntaxError(f"stats expression '{it.name}' must use an aggregation function",
-                                       *self._span_of(it), self.text)
+                raise QuerySyntaxError(f"stats expression '{self.text[it.start:it.end + 1]}' must use an aggregation "
+                                       "function",
+                                       it.start, it.end, self.text)
         by: list[A.Item] = []
         if self.is_kw("by"):
             self.next()
             by = self.items()
         return A.Stats(items, by)
-
-    def _span_of(self, it: A.Item) -> tuple[int, int]:
-        idx = self.text.find(it.name)
-        return (idx, idx + len(it.name) - 1) if idx >= 0 else (0, 0)
 
     def sort(self) -> A.Sort:
         keys = []
