@@ -40,14 +40,14 @@ def test_logs_calls_are_authorized_by_iam(east: Any) -> None:
     assert [s["logStreamName"] for s in user.describe_log_streams(logGroupName=f"{prefix}/app")["logStreams"]] == ["s"]
     with pytest.raises(ClientError) as e:
         user.create_log_group(logGroupName=f"denied-{prefix}")
-    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
     with pytest.raises(ClientError) as e:  # not allowed to read events
         user.get_log_events(logGroupName=f"{prefix}/app", logStreamName="s")
-    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
     assert f"{arn}/app:log-stream:s" in e.value.response["Error"]["Message"]
     with pytest.raises(ClientError) as e:
         user.delete_log_group(logGroupName=f"{prefix}/app")
-    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
     root = east.client("logs")
     assert [g["logGroupName"] for g in root.describe_log_groups(logGroupNamePrefix=prefix)["logGroups"]] == [
         f"{prefix}/app"]
