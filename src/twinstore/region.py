@@ -14,11 +14,14 @@ import logging
 import os
 from dataclasses import dataclass
 
+from .audit.api import CloudTrailService
+from .audit.auditor import Auditor
 from .auth.credentials import CredentialDirectory, load_root_account
 from .auth.request import ApiService
 from .blob.files import BlobStore
 from .edge.app import TwinstoreApp
 from .edge.proxy import RegionProxy
+from .meta.sqlite.audit_store import SqliteAuditStore
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
 from .s3.service import S3Service
@@ -34,6 +37,8 @@ class RegionConfig:
     data_dir: str  # the deployment directory
     account_id: str | None = None
     public_endpoint: str | None = None
+    # audit records reach trail destinations this long after the call (AWS: about 5 minutes)
+    audit_delivery_seconds: float = float(os.environ.get("TWINSTORE_AUDIT_DELIVERY_SECONDS", "1.0"))
 
     @property
     def region_dir(self) -> str:
@@ -54,15 +59,19 @@ class Region:
         self.blobs = BlobStore(cfg.region_dir)
         self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
                             endpoint=cfg.endpoint)
+        self.audit_store = SqliteAuditStore(os.path.join(cfg.region_dir, "audit.db"))
+        self.auditor = Auditor(cfg.name, self.root.account_id, self.audit_store, self.s3,
+                               delivery_seconds=cfg.audit_delivery_seconds)
         self.proxy = RegionProxy()
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
         self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root), lambda: self._regions, self.proxy,
-                                on_startup=self.start, on_shutdown=self.stop, services=self.api_services())
+                                on_startup=self.start, on_shutdown=self.stop, services=self.api_services(),
+                                on_call=self.auditor.on_call)
 
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
-        services: dict[str, ApiService] = {}
+        services: dict[str, ApiService] = {"cloudtrail": CloudTrailService(self.auditor)}
         return services
 
     async def start(self) -> None:
@@ -73,6 +82,7 @@ class Region:
         await self.global_store.set_region_endpoint(self.cfg.name, self.cfg.endpoint)
         self._regions = set(await self.global_store.region_endpoints())
         self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_regions())
+        await self.auditor.start()
 
     async def reconcile_namespace(self) -> None:
         """Finishes or undoes bucket creations/deletions a crash interrupted between the two stores."""
@@ -95,6 +105,8 @@ class Region:
     async def stop(self) -> None:
         if self._refresh_task:
             self._refresh_task.cancel()
+        await self.auditor.stop()
+        await self.audit_store.close()
         await self.proxy.close()
         await self.store.close()
         await self.global_store.close()

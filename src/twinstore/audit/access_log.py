@@ -65,19 +65,14 @@ def access_log_line(call: CallRecord, bucket_owner: str, host_id: str) -> str:
     """One line; fields separated by spaces, `-` for none."""
     headers = call.headers or {}
     out = call.output or {}
-    method = getattr(call, "method", "") or "-"
-    uri = getattr(call, "uri", "") or "-"
-    request_line = f"{method} {uri} HTTP/1.1" if method != "-" else "-"
-    sent = getattr(call, "bytes_out", None)
-    if sent is None:
-        n = out.get("ContentLength") if call.operation == "GetObject" else None
-        sent = n if isinstance(n, int) else 0
+    request_line = f"{call.method} {call.uri} HTTP/1.1" if call.method else "-"
+    sent = call.bytes_out if call.method != "HEAD" else 0
     size: Any = None
     if call.operation in ("PutObject", "UploadPart"):
         size = out.get("Size") or headers.get("x-amz-decoded-content-length") or headers.get("content-length")
     elif call.operation in ("GetObject", "HeadObject"):
         size = out.get("ContentLength")
-    total_ms = getattr(call, "duration_ms", None)
+    total_ms = call.duration_us // 1000 if call.duration_us else None
     signed = call.principal.type != "Anonymous"
     fields = [
         bucket_owner, call.bucket or "-", log_time(call.time_us), call.source_ip or "-", requester(call),
@@ -87,7 +82,7 @@ def access_log_line(call: CallRecord, bucket_owner: str, host_id: str) -> str:
         _dash(total_ms), "-", _quoted(headers.get("referer", "")), _quoted(call.user_agent or ""),
         _dash((out.get("VersionId") if out else None)), host_id,
         "SigV4" if signed else "-", _dash(headers.get("x-twinstore-tls-cipher")),
-        ("AuthHeader" if "authorization" in headers else "QueryString") if signed else "-",
+        ("QueryString" if call.presigned else "AuthHeader") if signed else "-",
         _dash(headers.get("host")), _dash(headers.get("x-twinstore-tls-version")), "-", "-",
     ]
     return " ".join(fields)

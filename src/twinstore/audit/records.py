@@ -89,14 +89,6 @@ def session_context(p: Principal) -> dict[str, Any]:
     return ctx
 
 
-def _bytes_in(headers: dict[str, str]) -> int:
-    v = headers.get("x-amz-decoded-content-length") or headers.get("content-length") or "0"
-    try:
-        return int(v)
-    except ValueError:
-        return 0
-
-
 def _host_id() -> str:
     return base64.b64encode(os.urandom(48)).decode()
 
@@ -112,7 +104,7 @@ def build_record(call: CallRecord, recipient_account: str, ec: EventClass | None
     ua = AWS_INTERNAL if internal else (call.user_agent or "")[:MAX_USER_AGENT]
     rec: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
-        "userIdentity": user_identity(p, call.access_key_id),
+        "userIdentity": user_identity(p, p.access_key_id),
         "eventTime": iso_time(call.time_us),
         "eventSource": event_source(call.service),
         "eventName": call.operation,
@@ -167,13 +159,11 @@ def _s3_fields(rec: dict[str, Any], call: CallRecord, ec: EventClass, headers: d
         extra["SignatureVersion"] = "SigV4"
     if headers.get("x-twinstore-tls-cipher"):
         extra["CipherSuite"] = headers["x-twinstore-tls-cipher"]
-    extra["bytesTransferredIn"] = _bytes_in(headers)
+    extra["bytesTransferredIn"] = call.bytes_in
     if p.type != "Anonymous":
-        extra["AuthenticationMethod"] = "AuthHeader" if "authorization" in headers else "QueryString"
-    extra["x-amz-id-2"] = getattr(call, "host_id", "") or _host_id()
-    out = call.output or {}
-    n = out.get("ContentLength") if call.operation in ("GetObject",) else None
-    extra["bytesTransferredOut"] = int(n) if isinstance(n, int) and not call.error_code else 0
+        extra["AuthenticationMethod"] = "QueryString" if call.presigned else "AuthHeader"
+    extra["x-amz-id-2"] = _host_id()
+    extra["bytesTransferredOut"] = call.bytes_out if call.operation == "GetObject" and not call.error_code else 0
     rec["additionalEventData"] = extra
 
 

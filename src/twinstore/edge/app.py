@@ -138,6 +138,7 @@ class TwinstoreApp:
             value = v.decode("utf-8", "replace")
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         request_id = _request_id()
+        started_us = now_us() if self.on_call is not None else 0
         if path.startswith("/_twinstore/"):
             await self.internal(path, method, send, request_id)
             return
@@ -183,7 +184,7 @@ class TwinstoreApp:
             await self.send_response(send, method, compiled.serializer, resp, request_id)
             if self.on_call is not None:
                 self._record(principal, operation, bucket, key, params, headers, scope, request_id, resp.status,
-                             output=resp.output, bytes_in=body.length or 0, bytes_out=resp.content_length or 0)
+                             started_us, output=resp.output, bytes_in=body.length or 0, bytes_out=resp.content_length or 0)
         except AWSError as err:
             if body is None:
                 body = RequestBody.unread(receive, headers)
@@ -193,23 +194,27 @@ class TwinstoreApp:
             await self.send_error(send, method, err, request_id)
             if self.on_call is not None:
                 self._record(principal, operation or "", bucket, key, params, headers, scope, request_id,
-                             err.status, error=err)
+                             err.status, started_us, error=err)
         except Exception:  # noqa: BLE001 - last resort: never leak a traceback to the client
             log.exception("internal error (request %s)", request_id)
             await self.send_error(send, method, AWSError("InternalError"), request_id)
 
     def _record(self, principal: Principal, operation: str, bucket: str | None, key: str | None,
                 params: dict[str, Any], headers: dict[str, str], scope: Scope, request_id: str, status: int,
-                output: dict[str, Any] | None = None, error: AWSError | None = None, bytes_in: int = 0,
-                bytes_out: int = 0) -> None:
+                started_us: int, output: dict[str, Any] | None = None, error: AWSError | None = None,
+                bytes_in: int = 0, bytes_out: int = 0) -> None:
         assert self.on_call is not None
+        now = now_us()
+        raw_query = scope.get("query_string", b"").decode("latin-1")
         self.on_call(CallRecord(
             service="s3", operation=operation, region=self.region, principal=principal, request_id=request_id,
-            time_us=now_us(), status=status, source_ip=(scope.get("client") or ("", 0))[0],
+            time_us=now, status=status, source_ip=(scope.get("client") or ("", 0))[0],
             user_agent=headers.get("user-agent", ""), bucket=bucket, key=key, params=scrub(params),
             output=scrub(output) if output is not None else None, error_code=error.code if error else "",
             error_message=error.message if error else "", headers=headers, bytes_in=bytes_in,
-            bytes_out=bytes_out, presigned="X-Amz-Signature" in scope.get("query_string", b"").decode("latin-1")))
+            bytes_out=bytes_out, presigned="X-Amz-Signature" in raw_query, method=scope["method"],
+            uri=(scope.get("raw_path") or scope["path"].encode()).decode("utf-8", "replace")
+            + ("?" + raw_query if raw_query else ""), duration_us=now - started_us if started_us else 0))
 
     # ---- pipeline steps -----------------------------------------------------------------------------------
     def authenticate(self, method: str, path: str, raw_query: str, headers: dict[str, str],

@@ -1,0 +1,382 @@
+"""The audit pipeline of one region: every finished call -> CloudTrail record -> the trails that select it,
+the management-event history and the source bucket's server access log -> durable outbox -> delivery.
+
+`on_call` only appends to a list (it runs on the request path). A flush, `flush_seconds` later, builds the
+records of everything selected and commits them to the audit store in one transaction: from then on they are
+*accepted* and survive kill -9. Delivery runs every `delivery_seconds`; a destination's rows leave the outbox
+only once written, so a failed or interrupted delivery is retried (S3 files keep their name across retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from ..protocol.errors import AWSError
+from ..protocol.timefmt import now_us
+from ..s3.service import S3Service
+from . import s3write
+from .access_log import access_log_line
+from .events import EventClass, classify, event_source
+from .layout import access_log_key, trail_log_key, trail_log_stream, unique_string
+from .policy import Checker, service_allowed
+from .records import build_record
+from .selectors import advanced_matches, basic_matches
+from .store import AuditStore, HistoryRow
+
+if TYPE_CHECKING:
+    from ..auth.request import CallRecord
+
+log = logging.getLogger("twinstore.audit")
+
+GLOBAL_SOURCES = frozenset({"iam.amazonaws.com", "sts.amazonaws.com"})
+HISTORY_DAYS = 90
+FILE_MAX_RECORDS = 5000
+CWL_MAX_EVENTS = 10_000
+CWL_MAX_BATCH_BYTES = 1_048_576
+CWL_MAX_EVENT_BYTES = 256 * 1024
+
+
+class LogSink(Protocol):
+    """The CloudWatch Logs store's in-process API (logs/store.py)."""
+
+    async def put_log_events(self, group: str, stream: str, events: list[tuple[int, str]],
+                             create_stream: bool = True) -> None: ...
+
+
+@dataclass
+class TrailStatus:
+    latest_delivery_us: int | None = None
+    latest_delivery_error: str = ""
+    latest_attempt_us: int | None = None
+    latest_attempt_ok: bool | None = None
+    latest_cwl_us: int | None = None
+    latest_cwl_error: str = ""
+
+
+@dataclass
+class Trail:
+    """A trail's configuration as CloudTrail shows it, plus its selectors and logging state."""
+
+    config: dict[str, Any]
+    basic: list[dict[str, Any]] | None = None
+    advanced: list[dict[str, Any]] | None = None
+    logging: bool = False
+    start_logging_us: int | None = None
+    stop_logging_us: int | None = None
+    status: TrailStatus = field(default_factory=TrailStatus)
+
+    @property
+    def name(self) -> str:
+        return str(self.config["Name"])
+
+    @property
+    def log_group(self) -> str:
+        """The log group name out of `arn:aws:logs:<region>:<acct>:log-group:<name>[:*]`."""
+        arn = self.config.get("CloudWatchLogsLogGroupArn") or ""
+        if not arn:
+            return ""
+        name = arn.split(":log-group:", 1)[1]
+        return name[:-2] if name.endswith(":*") else name
+
+    def to_json(self) -> str:
+        return json.dumps({"config": self.config, "basic": self.basic, "advanced": self.advanced,
+                           "logging": self.logging, "start": self.start_logging_us, "stop": self.stop_logging_us})
+
+    @classmethod
+    def from_json(cls, text: str) -> Trail:
+        d = json.loads(text)
+        return cls(d["config"], d.get("basic"), d.get("advanced"), bool(d.get("logging")), d.get("start"),
+                   d.get("stop"))
+
+    def selects(self, ec: EventClass, call: CallRecord, source: str) -> bool:
+        if not self.config.get("IncludeGlobalServiceEvents", True) and source in GLOBAL_SOURCES:
+            return False
+        if self.advanced is not None:
+            attrs = {"eventName": call.operation, "eventSource": source, "eventType": "AwsApiCall",
+                     "userIdentity.arn": call.principal.arn, "errorCode": call.error_code or ""}
+            if not call.error_code:
+                del attrs["errorCode"]
+            return advanced_matches(self.advanced, ec, attrs)
+        return basic_matches(self.basic or [], ec, source)
+
+
+def _username(rec: dict[str, Any]) -> str:
+    ui = rec["userIdentity"]
+    if ui.get("type") == "Root":
+        return "root"
+    if ui.get("userName"):
+        return str(ui["userName"])
+    arn = str(ui.get("arn", ""))
+    return arn.rpartition("/")[2] if "/" in arn else ""
+
+
+class Auditor:
+    def __init__(self, region: str, account_id: str, store: AuditStore, s3: S3Service,
+                 logs: LogSink | None = None, delivery_seconds: float = 1.0, flush_seconds: float = 0.02,
+                 policy_check: Checker = service_allowed,
+                 role_check: Callable[[str, str], bool] | None = None) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.store = store
+        self.s3 = s3
+        self.logs = logs
+        self.delivery_seconds = delivery_seconds
+        self.flush_seconds = flush_seconds
+        self.policy_check = policy_check
+        self.role_check = role_check  # (role ARN, log group ARN) -> may CloudTrail put events with it?
+        self.trails: dict[str, Trail] = {}
+        self._calls: list[CallRecord] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
+        self._deliver_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._logging: list[Trail] = []
+
+    # ---- lifecycle ----------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        for text in (await self.store.load_trails()).values():
+            t = Trail.from_json(text)
+            self.trails[t.name] = t
+        self._refresh()
+        await self.store.prune_history(now_us() - HISTORY_DAYS * 86400 * 1_000_000)
+        self._deliver_task = asyncio.get_running_loop().create_task(self._deliver_loop())
+
+    async def stop(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        await self.flush()
+        if self._flushes:
+            await asyncio.gather(*self._flushes, return_exceptions=True)
+        if self._deliver_task is not None:
+            self._deliver_task.cancel()
+
+    def _refresh(self) -> None:
+        self._logging = [t for t in self.trails.values() if t.logging]
+
+    async def save(self, trail: Trail) -> None:
+        await self.store.save_trail(trail.name, trail.to_json())
+        self.trails[trail.name] = trail
+        self._refresh()
+
+    async def remove(self, name: str) -> None:
+        await self.store.delete_trail(name)
+        self.trails.pop(name, None)
+        self._refresh()
+
+    # ---- intake (request path) ----------------------------------------------------------------------------
+    def on_call(self, call: CallRecord) -> None:
+        if not call.operation:
+            return
+        self._calls.append(call)
+        if self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(self.flush_seconds, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._flush_handle = None
+        task = asyncio.get_running_loop().create_task(self.flush())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def flush(self) -> None:
+        calls, self._calls = self._calls, []
+        if not calls:
+            return
+        outbox, history = self.route(calls)
+        if not outbox and not history:
+            return
+        try:
+            await self.store.append(outbox, history)
+        except Exception:  # noqa: BLE001 - keep them for the next flush rather than lose them
+            log.exception("could not commit %d audit rows; retrying", len(outbox) + len(history))
+            self._calls[:0] = calls
+            await asyncio.sleep(0.5)
+            self._start_flush()
+
+    def route(self, calls: list[CallRecord]) -> tuple[list[tuple[str, int, str]], list[HistoryRow]]:
+        """Records for the calls someone wants: a logging trail's selectors, the event history (management
+        events), the bucket's server access logging. Nobody wanting it, a call costs a classification."""
+        outbox: list[tuple[str, int, str]] = []
+        history: list[HistoryRow] = []
+        trails = self._logging
+        for call in calls:
+            ec = classify(call.service, call.operation, call.bucket, call.key)
+            source = event_source(call.service)
+            dests: list[str] = []
+            for t in trails:
+                if t.selects(ec, call, source):
+                    dests.append("s3:" + t.name)
+                    if t.log_group:
+                        dests.append("cwl:" + t.name)
+            access = self._access_dest(call)
+            if access:
+                outbox.append((access, call.time_us, access_log_line(call, self.account_id, _host_id())))
+            if not dests and not ec.management:
+                continue
+            rec = build_record(call, self.account_id, ec)
+            body = json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
+            for d in dests:
+                outbox.append((d, call.time_us, body))
+            if ec.management:
+                res = rec.get("resources") or []
+                names = json.dumps([r["ARN"].split(":::", 1)[-1] for r in res] + [r["type"] for r in res])
+                history.append((call.time_us, rec["eventID"], call.operation, source, _username(rec),
+                                rec["userIdentity"].get("accessKeyId", ""), "true" if ec.read_only else "false",
+                                names, body))
+        return outbox, history
+
+    def _access_dest(self, call: CallRecord) -> str:
+        if call.service != "s3" or not call.bucket:
+            return ""
+        b = self.s3.store.cached_bucket(call.bucket)
+        if b is None:
+            return ""
+        cfg = b.configs.get("logging")
+        if not cfg or not cfg.get("TargetBucket"):
+            return ""
+        return "access:" + json.dumps([call.bucket, cfg["TargetBucket"], cfg.get("TargetPrefix", ""),
+                                       bool((cfg.get("TargetObjectKeyFormat") or {}).get("PartitionedPrefix"))])
+
+    # ---- delivery -----------------------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Deliver now (tests and shutdown); otherwise every `delivery_seconds`."""
+        self._wake.set()
+
+    async def _deliver_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.delivery_seconds)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.deliver_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - next round retries
+                log.exception("audit delivery failed")
+
+    async def deliver_once(self) -> None:
+        for dest in await self.store.destinations():
+            kind, _, name = dest.partition(":")
+            if kind == "s3":
+                await self._deliver_trail_file(dest, name)
+            elif kind == "cwl":
+                await self._deliver_log_group(dest, name)
+            elif kind == "access":
+                await self._deliver_access_log(dest, name)
+
+    async def _deliver_trail_file(self, dest: str, name: str) -> None:
+        trail = self.trails.get(name)
+        if trail is None:
+            return
+        rows = await self.store.pending(dest, FILE_MAX_RECORDS)
+        if not rows:
+            return
+        ids = [r[0] for r in rows]
+        key = rows[0][2]
+        cfg = trail.config
+        if key is None:
+            key = trail_log_key(cfg.get("S3KeyPrefix") or "", self.account_id, self.region, now_us(), unique_string())
+            await self.store.start_batch(ids, key)
+        st = trail.status
+        st.latest_attempt_us = now_us()
+        bucket = cfg["S3BucketName"]
+        try:
+            self._check_bucket_policy(bucket, key, "cloudtrail.amazonaws.com", trail)
+            data = await asyncio.to_thread(_gzip_records, [r[3] for r in rows])
+            await s3write.put_object(self.s3, bucket, key, data, s3write.CLOUDTRAIL, "application/json",
+                                     _request_id())
+        except AWSError as err:
+            st.latest_delivery_error, st.latest_attempt_ok = err.code, False
+            return
+        await self.store.delivered(ids)
+        st.latest_delivery_us, st.latest_delivery_error, st.latest_attempt_ok = now_us(), "", True
+
+    def _check_bucket_policy(self, bucket: str, key: str, service: str, trail: Trail | None) -> None:
+        b = self.s3.store.cached_bucket(bucket)
+        if b is None:
+            raise AWSError("NoSuchBucket")
+        ctx = {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceAccount": self.account_id}
+        if trail is not None:
+            ctx["aws:SourceArn"] = trail.config["TrailARN"]
+        if b.owner != self.account_id or not self.policy_check(b.configs.get("policy"), service, "s3:PutObject",
+                                                                f"arn:aws:s3:::{bucket}/{key}", ctx):
+            raise AWSError("AccessDenied")
+
+    async def _deliver_log_group(self, dest: str, name: str) -> None:
+        trail = self.trails.get(name)
+        if trail is None or self.logs is None:
+            return
+        rows = await self.store.pending(dest, CWL_MAX_EVENTS)
+        if not rows:
+            return
+        st = trail.status
+        try:
+            if self.role_check is not None and not self.role_check(trail.config.get("CloudWatchLogsRoleArn", ""),
+                                                                  trail.config["CloudWatchLogsLogGroupArn"]):
+                raise AWSError("AccessDeniedException", "CloudTrail cannot assume the role or the role may not "
+                                                        "write to the log group", status=400)
+            events: list[tuple[int, str]] = []
+            consumed: list[int] = []
+            size = 0
+            for row_id, time_us, _, body in rows:
+                n = len(body.encode()) + 26
+                if n <= CWL_MAX_EVENT_BYTES:  # AWS does not send records over 256 KB to CloudWatch Logs
+                    if size + n > CWL_MAX_BATCH_BYTES:
+                        break
+                    events.append((time_us // 1000, body))
+                    size += n
+                consumed.append(row_id)
+            events.sort(key=lambda e: e[0])
+            if events:
+                await self.logs.put_log_events(trail.log_group, trail_log_stream(self.account_id, self.region),
+                                               events, create_stream=True)
+        except AWSError as err:
+            st.latest_cwl_error = err.code
+            return
+        await self.store.delivered(consumed)
+        st.latest_cwl_us, st.latest_cwl_error = now_us(), ""
+
+    async def _deliver_access_log(self, dest: str, spec: str) -> None:
+        source, target, prefix, partitioned = json.loads(spec)
+        rows = await self.store.pending(dest, FILE_MAX_RECORDS)
+        if not rows:
+            return
+        ids = [r[0] for r in rows]
+        key = rows[0][2]
+        if key is None:
+            key = access_log_key(prefix, {"PartitionedPrefix": {}} if partitioned else None, self.account_id,
+                                 self.region, source, now_us(), unique_string().upper())
+            await self.store.start_batch(ids, key)
+        data = ("\n".join(r[3] for r in rows) + "\n").encode()
+        try:
+            await s3write.put_object(self.s3, target, key, data, s3write.S3_LOGGING, "text/plain", _request_id())
+        except AWSError as err:
+            log.warning("server access log delivery to %s failed: %s", target, err.code)
+            return
+        await self.store.delivered(ids)
+
+    async def drained(self) -> bool:
+        return await self.store.outbox_size() == 0 and not self._calls
+
+
+def _gzip_records(bodies: list[str]) -> bytes:
+    return gzip.compress(('{"Records":[' + ",".join(bodies) + "]}").encode(), compresslevel=6)
+
+
+def _request_id() -> str:
+    return secrets.token_hex(8).upper()
+
+
+def _host_id() -> str:
+    return base64.b64encode(os.urandom(48)).decode()

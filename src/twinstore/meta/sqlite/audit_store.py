@@ -1,0 +1,127 @@
+"""SQLite implementation of the audit store (audit/store.py): a region's trails, its durable outbox of records
+waiting for delivery, and the management-event history LookupEvents reads. One file, `audit.db`, so audit
+commits never queue behind object metadata commits."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from .engine import SqliteEngine
+
+AUDIT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trails (
+    name TEXT PRIMARY KEY,
+    config TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dest TEXT NOT NULL,
+    time_us INTEGER NOT NULL,
+    batch TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_dest ON outbox(dest, id);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_us INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    event_name TEXT NOT NULL,
+    event_source TEXT NOT NULL,
+    username TEXT NOT NULL,
+    access_key TEXT NOT NULL,
+    read_only TEXT NOT NULL,
+    resources TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_time ON history(time_us);
+"""
+
+HistoryRow = tuple[int, str, str, str, str, str, str, str, str]  # time_us .. body, as the columns
+_HISTORY_COLS = "time_us, event_id, event_name, event_source, username, access_key, read_only, resources, body"
+_LOOKUP_COLUMN = {"EventId": "event_id", "EventName": "event_name", "EventSource": "event_source",
+                  "Username": "username", "AccessKeyId": "access_key", "ReadOnly": "read_only"}
+
+
+class SqliteAuditStore:
+    def __init__(self, path: str) -> None:
+        self.db = SqliteEngine(path, AUDIT_SCHEMA, readers=2)
+
+    # ---- trails -------------------------------------------------------------------------------------------
+    async def save_trail(self, name: str, config: str) -> None:
+        await self.db.write(lambda c: c.execute(
+            "INSERT INTO trails(name, config) VALUES (?,?) ON CONFLICT(name) DO UPDATE SET config=excluded.config",
+            (name, config)))
+
+    async def delete_trail(self, name: str) -> None:
+        def op(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM trails WHERE name=?", (name,))
+            c.execute("DELETE FROM outbox WHERE dest IN (?, ?)", ("s3:" + name, "cwl:" + name))
+        await self.db.write(op)
+
+    async def load_trails(self) -> dict[str, str]:
+        return await self.db.read(lambda c: dict(c.execute("SELECT name, config FROM trails")))
+
+    # ---- outbox and history -------------------------------------------------------------------------------
+    async def append(self, outbox: list[tuple[str, int, str]], history: list[HistoryRow]) -> None:
+        """Makes records durable: `outbox` rows are (destination, time_us, body)."""
+        def op(c: sqlite3.Connection) -> None:
+            if outbox:
+                c.executemany("INSERT INTO outbox(dest, time_us, body) VALUES (?,?,?)", outbox)
+            if history:
+                c.executemany(f"INSERT INTO history({_HISTORY_COLS}) VALUES (?,?,?,?,?,?,?,?,?)", history)
+        await self.db.write(op)
+
+    async def destinations(self) -> list[str]:
+        return await self.db.read(lambda c: [r[0] for r in c.execute("SELECT DISTINCT dest FROM outbox")])
+
+    async def pending(self, dest: str, limit: int) -> list[tuple[int, int, str | None, str]]:
+        """Oldest rows first, those of an already started batch (a delivery a crash interrupted) before any."""
+        def op(c: sqlite3.Connection) -> list[tuple[int, int, str | None, str]]:
+            row = c.execute("SELECT batch FROM outbox WHERE dest=? AND batch IS NOT NULL LIMIT 1", (dest,)).fetchone()
+            if row:
+                return c.execute("SELECT id, time_us, batch, body FROM outbox WHERE dest=? AND batch=? ORDER BY id",
+                                 (dest, row[0])).fetchall()
+            return c.execute("SELECT id, time_us, batch, body FROM outbox WHERE dest=? ORDER BY id LIMIT ?",
+                             (dest, limit)).fetchall()
+        return await self.db.read(op)
+
+    async def start_batch(self, ids: list[int], batch: str) -> None:
+        """Names a delivery before it is attempted, so a retry after a crash rewrites the same object."""
+        await self.db.write(lambda c: c.executemany("UPDATE outbox SET batch=? WHERE id=?",
+                                                    [(batch, i) for i in ids]))
+
+    async def delivered(self, ids: list[int]) -> None:
+        await self.db.write(lambda c: c.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids]))
+
+    async def outbox_size(self) -> int:
+        return await self.db.read(lambda c: int(c.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]))
+
+    async def lookup(self, attribute: tuple[str, str] | None, start_us: int, end_us: int, before_seq: int | None,
+                     limit: int) -> list[tuple[int, str]]:
+        """(seq, body) of management events in [start, end], newest first."""
+        def op(c: sqlite3.Connection) -> list[tuple[int, str]]:
+            sql = "SELECT seq, body FROM history WHERE time_us >= ? AND time_us <= ?"
+            args: list[Any] = [start_us, end_us]
+            if before_seq is not None:
+                sql += " AND seq < ?"
+                args.append(before_seq)
+            if attribute is not None:
+                k, v = attribute
+                if k in ("ResourceName", "ResourceType"):
+                    sql += " AND resources LIKE ? ESCAPE '\\'"
+                    esc = v.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                    args.append(f'%"{esc}"%')
+                else:
+                    sql += f" AND {_LOOKUP_COLUMN[k]} = ?"
+                    args.append(v)
+            sql += " ORDER BY seq DESC LIMIT ?"
+            args.append(limit)
+            return c.execute(sql, args).fetchall()
+        return await self.db.read(op)
+
+    async def prune_history(self, before_us: int) -> None:
+        await self.db.write(lambda c: c.execute("DELETE FROM history WHERE time_us < ?", (before_us,)))
+
+    async def close(self) -> None:
+        self.db.close()
