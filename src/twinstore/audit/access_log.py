@@ -20,7 +20,9 @@ _SPECIAL = {
     "DeleteBucket": "DELETE.BUCKET", "ListBuckets": "GET.SERVICE", "GetBucketLocation": "GET.LOCATION",
     "PutObjectTagging": "PUT.OBJECT_TAGGING", "GetObjectTagging": "GET.OBJECT_TAGGING",
     "DeleteObjectTagging": "DELETE.OBJECT_TAGGING", "GetObjectAttributes": "GET.OBJECT_ATTRIBUTES",
-    "PutObjectAcl": "PUT.ACL", "GetObjectAcl": "GET.ACL", "GetBucketAcl": "GET.ACL", "PutBucketAcl": "PUT.ACL",
+    "PutBucketLogging": "PUT.LOGGING_STATUS", "GetBucketLogging": "GET.LOGGING_STATUS",
+    "PutBucketPolicy": "PUT.BUCKETPOLICY", "GetBucketPolicy": "GET.BUCKETPOLICY",
+    "DeleteBucketPolicy": "DELETE.BUCKETPOLICY", "PutObjectAcl": "PUT.ACL", "GetObjectAcl": "GET.ACL", "GetBucketAcl": "GET.ACL", "PutBucketAcl": "PUT.ACL",
 }
 _BUCKET_CONFIG = re.compile(r"^(Put|Get|Delete)Bucket(\w+?)(Configuration)?$")
 

@@ -360,6 +360,15 @@ class Auditor:
             await self.store.start_batch(ids, key)
         data = ("\n".join(r[3] for r in rows) + "\n").encode()
         try:
+            b = self.s3.store.cached_bucket(target)
+            ctx = {"aws:SourceAccount": self.account_id, "aws:SourceArn": f"arn:aws:s3:::{source}"}
+            if b is not None and not self.policy_check(b.configs.get("policy"), "logging.s3.amazonaws.com",
+                                                       "s3:PutObject", f"arn:aws:s3:::{target}/{key}", ctx):
+                # as on AWS: without the logging service's permission the logs are not delivered
+                log.warning("server access logs of %s dropped: %s does not let logging.s3.amazonaws.com write",
+                            source, target)
+                await self.store.delivered(ids)
+                return
             await s3write.put_object(self.s3, target, key, data, s3write.S3_LOGGING, "text/plain", _request_id())
         except AWSError as err:
             log.warning("server access log delivery to %s failed: %s", target, err.code)
