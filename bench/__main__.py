@@ -105,6 +105,8 @@ async def run_unit(tr: TargetRun, name: str, size: int | None) -> Result:
     """Dispatch one measurement unit."""
     if name == "put-small":
         return await tr.put_small()
+    if name == "put-small-trail":
+        return await tr.put_small_trail()
     if name == "get-small":
         return await tr.get_small()
     if name == "head-small":
@@ -126,7 +128,7 @@ def _progress(r: Result) -> None:
 
 async def cleanup_target(tr: TargetRun) -> None:
     """Delete every object version in the bench buckets, then the buckets."""
-    for bucket in (tr.bucket, tr.list_bucket):
+    for bucket in (tr.bucket, tr.list_bucket, tr.trail_bucket):
         try:
             versions = await tr.client.list_versions(bucket)
         except Exception:  # noqa: BLE001 - bucket may not exist
