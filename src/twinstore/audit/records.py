@@ -37,7 +37,9 @@ def iso_time(time_us: int) -> str:
 
 
 def invoked_by(p: Principal) -> str:
-    return p.extra.get("invoked_by", "") if p.extra else ""
+    """The service acting for the principal. S3's own calls (replication) show as `AWS Internal`, as on AWS."""
+    by = p.extra.get("invoked_by", "") if p.extra else ""
+    return AWS_INTERNAL if by == "s3.amazonaws.com" else by
 
 
 def user_identity(p: Principal, access_key_id: str) -> dict[str, Any]:
@@ -100,7 +102,7 @@ def build_record(call: CallRecord, recipient_account: str, ec: EventClass | None
         ec = classify(call.service, call.operation, call.bucket, call.key)
     p = call.principal
     headers = call.headers or {}
-    internal = bool(invoked_by(p))
+    internal = invoked_by(p) == AWS_INTERNAL
     ua = AWS_INTERNAL if internal else (call.user_agent or "")[:MAX_USER_AGENT]
     rec: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
