@@ -10,11 +10,9 @@ only once written, so a failed or interrupted delivery is retried (S3 files keep
 from __future__ import annotations
 
 import asyncio
-import base64
 import gzip
 import json
 import logging
-import os
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Protocol
@@ -27,7 +25,7 @@ from .access_log import access_log_line
 from .events import EventClass, classify, event_source
 from .layout import access_log_key, trail_log_key, trail_log_stream, unique_string
 from .policy import Checker, service_allowed
-from .records import build_record
+from .records import build_record, host_id
 from .selectors import advanced_matches, basic_matches
 from .store import AuditStore, HistoryRow
 
@@ -219,7 +217,7 @@ class Auditor:
                         dests.append("cwl:" + t.name)
             access = self._access_dest(call)
             if access:
-                outbox.append((access, call.time_us, access_log_line(call, self.account_id, _host_id())))
+                outbox.append((access, call.time_us, access_log_line(call, self.account_id, host_id())))
             if not dests and not ec.management:
                 continue
             rec = build_record(call, self.account_id, ec)
@@ -386,6 +384,3 @@ def _gzip_records(bodies: list[str]) -> bytes:
 def _request_id() -> str:
     return secrets.token_hex(8).upper()
 
-
-def _host_id() -> str:
-    return base64.b64encode(os.urandom(48)).decode()

@@ -97,32 +97,40 @@ def api_response(service: str, operation: str, output: dict[str, Any] | None) ->
     return render(output, output_shape(service, operation))
 
 
-def s3_header_members(service: str, operation: str, values: dict[str, Any] | None, output: bool,
-                      wanted: frozenset[str] | None = None) -> dict[str, Any]:
-    """S3 shows header/query members under their wire names (`x-amz-version-id`, `versionId`)."""
-    out: dict[str, Any] = {}
-    if not values:
-        return out
+@functools.lru_cache(maxsize=1024)
+def _wire_members(service: str, operation: str, output: bool,
+                  wanted: frozenset[str] | None) -> tuple[tuple[str, str, bool], ...]:
+    """(member, wire name, is timestamp) of the header/query members a record may show, never sensitive ones."""
     shape = output_shape(service, operation) if output else input_shape(service, operation)
     if shape is None:
-        return out
+        return ()
+    out = []
     for name, ms in shape.members.items():
-        v = values.get(name)
-        if v is None:
-            continue
         loc = ms.serialization.get("location")
         if loc not in ("header", "querystring"):
             continue
         wire = ms.serialization.get("name", name)
         if wanted is not None and wire.lower() not in wanted and loc == "header":
             continue
-        if _sensitive(name, ms):
+        if _sensitive(name, ms) or ms.type_name in ("map", "structure", "list"):
             continue  # S3 drops secret headers altogether (SSE-C keys)
+        out.append((name, wire, ms.type_name == "timestamp"))
+    return tuple(out)
+
+
+def s3_header_members(service: str, operation: str, values: dict[str, Any] | None, output: bool,
+                      wanted: frozenset[str] | None = None) -> dict[str, Any]:
+    """S3 shows header/query members under their wire names (`x-amz-version-id`, `versionId`)."""
+    out: dict[str, Any] = {}
+    if not values:
+        return out
+    for name, wire, is_time in _wire_members(service, operation, output, wanted):
+        v = values.get(name)
+        if v is None:
+            continue
         if isinstance(v, (bytes, bytearray)):
             v = base64.b64encode(bytes(v)).decode()
-        elif ms.type_name == "timestamp":
+        elif is_time:
             v = _time(v)
-        elif isinstance(v, dict):
-            continue
         out[wire] = v
     return out
