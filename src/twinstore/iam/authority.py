@@ -1,0 +1,214 @@
+"""The IAM authority of one region process: a snapshot of the global IAM state (reloaded when any process
+commits a change, detected with a microsecond `PRAGMA data_version`), credentials for IAM users and STS
+sessions, compiled and cached identity policies, and decisions."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from ..auth.principal import Credential, Principal
+from ..protocol.errors import AWSError
+from ..protocol.timefmt import iso8601, now_us
+from .conditions import PolicyError
+from .errors import access_denied
+from .evaluate import ALLOW, DENY, decide
+from .model import GROUP, ROLE, USER, Entity, IamState, aws_managed_policies, new_id
+from .policy import IDENTITY, TRUST, Policy, compile_policy
+from .store import IamStore
+from .tokens import Session, TokenCodec, TokenError
+
+Identity = tuple[tuple[Policy, ...], Policy | None]  # identity policies, session policy
+
+
+class RequestKeys:
+    """Condition-key values of one request; principal-derived keys are computed only when a policy asks."""
+
+    __slots__ = ("principal", "values", "now_us")
+
+    def __init__(self, principal: Principal, values: dict[str, list[str]] | None = None,
+                 now: int | None = None) -> None:
+        self.principal = principal
+        self.values = values or {}
+        self.now_us = now
+
+    def value(self, key: str) -> list[str] | None:
+        v = self.values.get(key)
+        if v is not None:
+            return v
+        p = self.principal
+        if key == "aws:principalarn":
+            if p.type == "AssumedRole":
+                return [p.extra["role_arn"]]
+            return [p.arn] if p.type != "Anonymous" else None
+        if key == "aws:principalaccount":
+            return [p.account_id] if p.account_id else None
+        if key == "aws:principaltype":
+            return [{"IAMUser": "User", "Root": "Account"}.get(p.type, p.type)] if p.type != "Anonymous" else None
+        if key == "aws:userid":
+            return [p.principal_id] if p.principal_id else None
+        if key == "aws:username":
+            name = p.extra.get("user_name") if p.extra else None
+            return [name] if name else None
+        if key in ("aws:currenttime", "aws:epochtime"):
+            t = self.now_us if self.now_us is not None else now_us()
+            return [iso8601(t)] if key == "aws:currenttime" else [str(t // 1_000_000)]
+        if key == "aws:multifactorauthpresent":
+            return None
+        return None
+
+
+def key_values(**kw: Any) -> dict[str, list[str]]:
+    """Helper: condition keys from keyword-ish pairs, dropping empty ones."""
+    return {k.lower(): [str(v)] for k, v in kw.items() if v not in (None, "")}
+
+
+class Iam:
+    def __init__(self, store: IamStore, account_id: str, codec: TokenCodec,
+                 clock: Callable[[], int] = now_us) -> None:
+        self.store = store
+        self.account_id = account_id
+        self.codec = codec
+        self.clock = clock
+        self.state = IamState()
+        self.builtin = aws_managed_policies()
+        self._identity: dict[tuple[str, str], Identity] = {}
+
+    # ---- freshness ----------------------------------------------------------------------------------------
+    async def refresh(self) -> None:
+        """Reloads the snapshot when any process committed an IAM change since the last request."""
+        if self.store.changed():
+            self.state = await self.store.load()
+            self._identity = {}
+
+    def policy(self, arn: str) -> Any:
+        return self.state.policies.get(arn) or self.builtin.get(arn)
+
+    # ---- credentials --------------------------------------------------------------------------------------
+    def lookup(self, access_key_id: str, session_token: str = "") -> Credential | None:
+        if access_key_id.startswith("ASIA"):
+            return self._session_credential(access_key_id, session_token)
+        key = self.state.keys.get(access_key_id)
+        if key is None or key.status != "Active":
+            return None
+        user = self.state.entity(USER, key.user)
+        if user is None:
+            return None
+        p = Principal(self.account_id, user.arn, "IAMUser", access_key_id, user.id,
+                      extra={"user_name": user.name})
+        return Credential(access_key_id, key.secret, p)
+
+    def _session_credential(self, access_key_id: str, token: str) -> Credential | None:
+        if not token:
+            return None
+        try:
+            s = self.codec.decode(token)
+        except TokenError:
+            raise AWSError("InvalidToken", "The provided token is malformed or otherwise invalid.") from None
+        if s.access_key_id != access_key_id:
+            raise AWSError("InvalidToken", "The provided token is malformed or otherwise invalid.")
+        if self.clock() >= s.expires_us:
+            raise AWSError("ExpiredToken", "The provided token has expired.")
+        return Credential(access_key_id, self.codec.secret_for(access_key_id), session_principal(
+            self.account_id, s, token), session_token=token, expires_us=s.expires_us)
+
+    # ---- policies -----------------------------------------------------------------------------------------
+    def identity_of(self, p: Principal) -> Identity:
+        ck = (p.arn, p.principal_id)
+        got = self._identity.get(ck)
+        if got is not None:
+            return got
+        st = self.state
+        docs: list[str] = []
+        session_policy: Policy | None = None
+        if p.type == "IAMUser":
+            name = p.extra["user_name"]
+            docs += self._docs_of(USER, name)
+            for g in st.groups_of(name):
+                docs += self._docs_of(GROUP, g)
+        elif p.type == "AssumedRole":
+            role = st.entity(ROLE, p.extra["role_name"])
+            if role is not None and role.id == p.extra.get("role_id"):
+                docs += self._docs_of(ROLE, role.name)
+            if p.extra.get("policy"):
+                session_policy = compile_policy(p.extra["policy"], IDENTITY)
+        compiled = []
+        for d in docs:
+            try:
+                compiled.append(compile_policy(d, IDENTITY))
+            except PolicyError:
+                continue  # stored documents were validated; never let one break every request
+        got = (tuple(compiled), session_policy)
+        if len(self._identity) > 10000:
+            self._identity = {}
+        self._identity[ck] = got
+        return got
+
+    def _docs_of(self, kind: str, name: str) -> list[str]:
+        st = self.state
+        out = list(st.inline.get((kind, name.lower()), {}).values())
+        for arn in st.attached.get((kind, name.lower()), []):
+            mp = self.policy(arn)
+            if mp is not None:
+                out.append(mp.document)
+        return out
+
+    def decide(self, p: Principal, action: str, resource: str, keys: RequestKeys,
+               resource_policy: Policy | None = None) -> str:
+        if p.type == "Root" and resource_policy is None:
+            return ALLOW
+        identity, session = self.identity_of(p) if p.type in ("IAMUser", "AssumedRole") else ((), None)
+        return decide(p, action, resource, keys, identity, resource_policy, session)
+
+    def check(self, p: Principal, action: str, resource: str, keys: RequestKeys | None = None,
+              resource_policy: Policy | None = None) -> None:
+        """Raises AccessDenied (IAM wording) unless allowed."""
+        d = self.decide(p, action, resource, keys or RequestKeys(p), resource_policy)
+        if d != ALLOW:
+            why = "with an explicit deny" if d == DENY else ""
+            raise access_denied(p.arn, action, resource, why)
+
+    # ---- sessions -----------------------------------------------------------------------------------------
+    def role_by_arn(self, role_arn: str) -> Entity | None:
+        parts = role_arn.split(":", 5)
+        if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
+            return None
+        name = parts[5].rsplit("/", 1)[-1]
+        role = self.state.entity(ROLE, name)
+        return role if role is not None and role.arn == role_arn else None
+
+    def new_session(self, role: Entity, session_name: str, duration_s: int, policy: str = "",
+                    source: str = "") -> tuple[Session, Credential]:
+        akid = new_id("session", 20)
+        s = Session(akid, role.arn, role.id, session_name, self.clock() + duration_s * 1_000_000, source, policy)
+        token = self.codec.encode(s)
+        cred = Credential(akid, self.codec.secret_for(akid), session_principal(self.account_id, s, token),
+                          session_token=token, expires_us=s.expires_us)
+        return s, cred
+
+    async def service_session(self, role_arn: str, service: str = "s3.amazonaws.com",
+                              duration_s: int = 3600) -> Credential:
+        """Temporary credentials for `role_arn` as assumed by an AWS service principal (the replication
+        engine acts for s3.amazonaws.com). The role's trust policy must allow that service; what the session
+        may do is then decided by normal evaluation of the role's policies."""
+        await self.refresh()
+        role = self.role_by_arn(role_arn)
+        service_principal = Principal("", service.lower(), "AWSService")
+        if role is None:
+            raise access_denied(service, "sts:AssumeRole", role_arn)
+        trust = compile_policy(role.trust, TRUST)
+        if decide(service_principal, "sts:AssumeRole", role_arn, RequestKeys(service_principal), (), trust) != ALLOW:
+            raise access_denied(service, "sts:AssumeRole", role_arn)
+        return self.new_session(role, f"{service.split('.')[0]}-{int(time.time())}", duration_s,
+                                source=service.lower())[1]
+
+
+def session_principal(account_id: str, s: Session, token: str) -> Principal:
+    role_name = s.role_arn.rsplit("/", 1)[-1]
+    extra = {"role_arn": s.role_arn, "role_name": role_name, "role_id": s.role_id, "session_name": s.session_name}
+    if s.policy:
+        extra["policy"] = s.policy
+    if s.source_identity:
+        extra["invoked_by"] = s.source_identity
+    return Principal(account_id, f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{s.session_name}",
+                     "AssumedRole", s.access_key_id, f"{s.role_id}:{s.session_name}", token, extra)
