@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .audit.api import CloudTrailService
 from .audit.auditor import Auditor
+from .audit.iamcheck import iam_checker, iam_role_check
 from .auth.credentials import CredentialDirectory, load_root_account
 from .auth.request import ApiService
 from .blob.files import BlobStore
@@ -66,12 +67,13 @@ class Region:
         self.blobs = BlobStore(cfg.region_dir)
         self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
                             endpoint=cfg.endpoint)
-        self.audit_store = SqliteAuditStore(os.path.join(cfg.region_dir, "audit.db"))
-        self.auditor = Auditor(cfg.name, self.root.account_id, self.audit_store, self.s3,
-                               delivery_seconds=cfg.audit_delivery_seconds)
         self.proxy = RegionProxy()
         self.iam = Iam(SqliteIamStore(os.path.join(cfg.data_dir, "iam.db")), self.root.account_id,
                        TokenCodec(load_secret(cfg.data_dir)))
+        self.audit_store = SqliteAuditStore(os.path.join(cfg.region_dir, "audit.db"))
+        self.auditor = Auditor(cfg.name, self.root.account_id, self.audit_store, self.s3,
+                               delivery_seconds=cfg.audit_delivery_seconds, policy_check=iam_checker(self.iam),
+                               role_check=iam_role_check(self.iam, cfg.name, self.root.account_id))
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
         self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root, self.iam.lookup), lambda: self._regions,

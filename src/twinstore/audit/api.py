@@ -47,6 +47,14 @@ class CloudTrailService:
                            f"twinstore does not implement CloudTrail {req.operation} yet", status=400)
         return await fn(self, req)
 
+    def resource_arn(self, req: ApiRequest) -> str:
+        """What `cloudtrail:<Operation>` is authorized on: the trail named in the call, else `*`."""
+        p = req.params
+        name = p.get("Name") or p.get("TrailName")
+        if not isinstance(name, str) or not name:
+            return "*"
+        return name if name.startswith("arn:") else self.arn(name)
+
     # ---- helpers ------------------------------------------------------------------------------------------
     @property
     def region(self) -> str:
@@ -115,7 +123,7 @@ class CloudTrailService:
             if not _ROLE_ARN.match(role_arn or ""):
                 raise _err("InvalidCloudWatchLogsRoleArnException",
                            "Access denied. Verify in IAM that the role has adequate permissions.")
-            if self.auditor.role_check is not None and not self.auditor.role_check(role_arn or "", group_arn):
+            if self.auditor.role_check is not None and not await self.auditor.role_check(role_arn or "", group_arn):
                 raise _err("InvalidCloudWatchLogsRoleArnException",
                            "Access denied. Verify in IAM that the role has adequate permissions.")
 

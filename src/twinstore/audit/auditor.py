@@ -15,7 +15,7 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
@@ -120,7 +120,7 @@ class Auditor:
     def __init__(self, region: str, account_id: str, store: AuditStore, s3: S3Service,
                  logs: LogSink | None = None, delivery_seconds: float = 1.0, flush_seconds: float = 0.02,
                  policy_check: Checker = service_allowed,
-                 role_check: Callable[[str, str], bool] | None = None) -> None:
+                 role_check: Callable[[str, str], Awaitable[bool]] | None = None) -> None:
         self.region = region
         self.account_id = account_id
         self.store = store
@@ -320,8 +320,8 @@ class Auditor:
             return
         st = trail.status
         try:
-            if self.role_check is not None and not self.role_check(trail.config.get("CloudWatchLogsRoleArn", ""),
-                                                                  trail.config["CloudWatchLogsLogGroupArn"]):
+            if self.role_check is not None and not await self.role_check(
+                    trail.config.get("CloudWatchLogsRoleArn", ""), trail.config["CloudWatchLogsLogGroupArn"]):
                 raise AWSError("AccessDeniedException", "CloudTrail cannot assume the role or the role may not "
                                                         "write to the log group", status=400)
             events: list[tuple[int, str]] = []
