@@ -6,6 +6,8 @@ Deployment data directory layout (one per deployment, shared by its regions on o
     iam.db                      IAM users, access keys, roles, groups, policies (global; 0600)
     sts-secret.key              the key STS session tokens are signed with (0600)
     regions/<name>/meta.db      this region's metadata
+    regions/<name>/logs.db      this region's CloudWatch Logs (log groups, streams, events)
+    regions/<name>/audit.db     this region's trails, audit records awaiting delivery, event history
     regions/<name>/blobs/       this region's object data
 """
 
@@ -29,9 +31,13 @@ from .iam.service import IamService
 from .iam.sqlite_store import SqliteIamStore
 from .iam.sts import StsService
 from .iam.tokens import TokenCodec, load_secret
+from .logs.service import LogsService
+from .logs.sqlite_backend import SqliteLogBackend
+from .logs.store import LogStore
 from .meta.sqlite.audit_store import SqliteAuditStore
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
+from .protocol.errors import AWSError
 from .s3.service import S3Service
 
 log = logging.getLogger("twinstore.region")
@@ -67,11 +73,14 @@ class Region:
         self.blobs = BlobStore(cfg.region_dir)
         self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
                             endpoint=cfg.endpoint)
+        self.log_store = LogStore(SqliteLogBackend(os.path.join(cfg.region_dir, "logs.db")), cfg.name,
+                                  self.root.account_id)
+        self.logs = LogsService(self.log_store)
         self.proxy = RegionProxy()
         self.iam = Iam(SqliteIamStore(os.path.join(cfg.data_dir, "iam.db")), self.root.account_id,
                        TokenCodec(load_secret(cfg.data_dir)))
         self.audit_store = SqliteAuditStore(os.path.join(cfg.region_dir, "audit.db"))
-        self.auditor = Auditor(cfg.name, self.root.account_id, self.audit_store, self.s3,
+        self.auditor = Auditor(cfg.name, self.root.account_id, self.audit_store, self.s3, logs=self.log_store,
                                delivery_seconds=cfg.audit_delivery_seconds, policy_check=iam_checker(self.iam),
                                role_check=iam_role_check(self.iam, cfg.name, self.root.account_id))
         self._regions: set[str] = {cfg.name}
@@ -83,8 +92,16 @@ class Region:
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
         services: dict[str, ApiService] = {"iam": IamService(self.iam), "sts": StsService(self.iam),
-                                           "cloudtrail": CloudTrailService(self.auditor)}
+                                           "logs": self.logs,
+                                           "cloudtrail": CloudTrailService(self.auditor, self._log_group_exists)}
         return services
+
+    async def _log_group_exists(self, name: str) -> bool:
+        try:
+            await self.log_store.group(name)
+        except AWSError:
+            return False
+        return True
 
     async def start(self) -> None:
         await self.reconcile_namespace()
@@ -94,6 +111,7 @@ class Region:
         await self.global_store.set_region_endpoint(self.cfg.name, self.cfg.endpoint)
         self._regions = set(await self.global_store.region_endpoints())
         self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_regions())
+        self.log_store.start()
         await self.auditor.start()
 
     async def reconcile_namespace(self) -> None:
@@ -120,6 +138,8 @@ class Region:
         await self.auditor.stop()
         await self.audit_store.close()
         await self.proxy.close()
+        self.logs.close()
+        await self.log_store.close()
         await self.store.close()
         await self.global_store.close()
         await self.iam.store.close()

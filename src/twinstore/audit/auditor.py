@@ -332,7 +332,7 @@ class Auditor:
                 if n <= CWL_MAX_EVENT_BYTES:  # AWS does not send records over 256 KB to CloudWatch Logs
                     if size + n > CWL_MAX_BATCH_BYTES:
                         break
-                    events.append((time_us // 1000, body))
+                    events.append((time_us // 1_000_000 * 1000, body))  # = the record's eventTime
                     size += n
                 consumed.append(row_id)
             events.sort(key=lambda e: e[0])
