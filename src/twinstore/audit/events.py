@@ -12,6 +12,8 @@ S3_DATA_WRITE = frozenset({
 S3_DATA_READ = frozenset({
     "GetObject", "HeadObject", "GetObjectAcl", "GetObjectTagging", "GetObjectAttributes", "GetObjectRetention",
     "GetObjectLegalHold", "ListParts", "SelectObjectContent", "GetObjectTorrent"})
+# CloudWatch Logs data-plane calls: CloudTrail records them as data events (never in the event history)
+LOGS_DATA = frozenset({"PutLogEvents", "GetLogEvents", "FilterLogEvents", "GetLogRecord", "StartLiveTail"})
 _READ_PREFIXES = ("Get", "Head", "List", "Describe", "Lookup", "Search", "Filter", "Test", "Decrypt", "Verify")
 
 
@@ -19,7 +21,7 @@ _READ_PREFIXES = ("Get", "Head", "List", "Describe", "Lookup", "Search", "Filter
 class EventClass:
     category: str  # "Data" | "Management"
     read_only: bool
-    resource_type: str  # "AWS::S3::Object" for data events, "" otherwise
+    resource_type: str  # "AWS::S3::Object" / "AWS::Logs::LogGroup" for data events, "" otherwise
     resource_arn: str  # the object ARN for data events, "" otherwise
 
     @property
@@ -42,6 +44,8 @@ def classify(service: str, operation: str, bucket: str | None, key: str | None) 
     read_only = is_read_only(service, operation)
     if service == "s3" and bucket and (operation in S3_DATA_WRITE or operation in S3_DATA_READ):
         return EventClass("Data", read_only, "AWS::S3::Object", f"arn:aws:s3:::{bucket}/{key or ''}")
+    if service == "logs" and operation in LOGS_DATA:
+        return EventClass("Data", read_only, "AWS::Logs::LogGroup", "")
     return EventClass("Management", read_only, "", "")
 
 
