@@ -128,7 +128,7 @@ def _progress(r: Result) -> None:
 
 async def cleanup_target(tr: TargetRun) -> None:
     """Delete every object version in the bench buckets, then the buckets."""
-    for bucket in (tr.bucket, tr.list_bucket, tr.trail_bucket):
+    for bucket in (tr.bucket, tr.list_bucket, *(f"{tr.trail_bucket}-{i + 1}" for i in range(tr._trails))):
         try:
             versions = await tr.client.list_versions(bucket)
         except Exception:  # noqa: BLE001 - bucket may not exist

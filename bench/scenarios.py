@@ -188,6 +188,7 @@ class TargetRun:
         self.bucket = f"bench-{run_id}"
         self.list_bucket = f"bench-{run_id}-list"
         self.trail_bucket = f"bench-{run_id}-trail"
+        self._trails = 0
         self.small_keys: list[str] = []
         self.large_done: set[int] = set()
         self._list_ready = False
@@ -263,7 +264,8 @@ class TargetRun:
         """put-small while a CloudTrail trail selects this bucket's write data events (the lab's selector) and
         delivers them to a logging bucket; compare with put-small of the same run."""
         c = self.cfg
-        name = await asyncio.to_thread(self._create_trail)
+        self._trails += 1
+        name = await asyncio.to_thread(self._create_trail, f"{self.trail_bucket}-{self._trails}")
         try:
             await run_load(lambda i: self._put_small(f"warm-trail/{i:06d}", i), c.concurrency, 10,
                            2 * c.concurrency)
@@ -282,10 +284,9 @@ class TargetRun:
         return boto3.client(service, endpoint_url=srv.endpoint, region_name=srv.region,
                             aws_access_key_id=srv.access_key, aws_secret_access_key=srv.secret_key)
 
-    def _create_trail(self) -> str:
+    def _create_trail(self, b: str) -> str:
         import json
         s3, ct = self._boto("s3"), self._boto("cloudtrail")
-        b = self.trail_bucket
         s3.create_bucket(Bucket=b, CreateBucketConfiguration={"LocationConstraint": self.server.region})
         s3.put_bucket_policy(Bucket=b, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:GetBucketAcl",

@@ -17,6 +17,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
+import orjson
+
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
 from ..s3.service import S3Service
@@ -221,7 +223,7 @@ class Auditor:
             if not dests and not ec.management:
                 continue
             rec = build_record(call, self.account_id, ec)
-            body = json.dumps(rec, separators=(",", ":"), ensure_ascii=False)
+            body = orjson.dumps(rec).decode()
             for d in dests:
                 outbox.append((d, call.time_us, body))
             if ec.management:

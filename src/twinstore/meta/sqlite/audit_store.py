@@ -45,7 +45,9 @@ _LOOKUP_COLUMN = {"EventId": "event_id", "EventName": "event_name", "EventSource
 
 class SqliteAuditStore:
     def __init__(self, path: str) -> None:
-        self.db = SqliteEngine(path, AUDIT_SCHEMA, readers=2)
+        # WAL + synchronous=NORMAL: a commit survives kill -9 of the region without an fsync per commit, which
+        # would compete with the object metadata's group commits on the request path
+        self.db = SqliteEngine(path, AUDIT_SCHEMA, readers=2, synchronous="NORMAL")
 
     # ---- trails -------------------------------------------------------------------------------------------
     async def save_trail(self, name: str, config: str) -> None:
