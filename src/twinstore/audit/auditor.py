@@ -10,6 +10,7 @@ only once written, so a failed or interrupted delivery is retried (S3 files keep
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import json
 import logging
@@ -24,7 +25,7 @@ from ..protocol.timefmt import now_us
 from ..s3.service import S3Service
 from . import s3write
 from .access_log import access_log_line
-from .events import EventClass, classify, event_source
+from .events import EVENT_NAMES, EventClass, classify, event_source
 from .layout import access_log_key, trail_log_key, trail_log_stream, unique_string
 from .policy import Checker, service_allowed
 from .records import build_record, host_id
@@ -176,6 +177,8 @@ class Auditor:
     def on_call(self, call: CallRecord) -> None:
         if not call.operation:
             return
+        if call.operation in EVENT_NAMES:
+            call = dataclasses.replace(call, operation=EVENT_NAMES[call.operation])
         self._calls.append(call)
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()

@@ -17,6 +17,11 @@ LOGS_DATA = frozenset({"PutLogEvents", "GetLogEvents", "FilterLogEvents", "GetLo
 _READ_PREFIXES = ("Get", "Head", "List", "Describe", "Lookup", "Search", "Filter", "Test", "Decrypt", "Verify")
 
 
+# internal operations recorded under the S3 API name AWS shows for them (replication writes a replica through
+# twinstore-internal operations; CloudTrail shows PutObject/DeleteObject/PutObjectTagging by the role session)
+EVENT_NAMES = {"ReplicateObject": "PutObject", "ReplicateDelete": "DeleteObject", "ReplicateTags": "PutObjectTagging"}
+
+
 @dataclass(slots=True, frozen=True)
 class EventClass:
     category: str  # "Data" | "Management"
