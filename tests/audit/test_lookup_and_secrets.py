@@ -84,3 +84,20 @@ def test_secrets_and_sse_c_keys_never_in_records(s3: Any, east: Any) -> None:
                 raw = f.read()
             assert base64.b64encode(key) not in raw and SECRET_KEY.encode() not in raw
     assert recs[0]["recipientAccountId"] == ACCOUNT_ID
+
+
+def test_iam_and_sts_secrets_hidden_in_records(east: Any) -> None:
+    import uuid
+    iam, ct = east.client("iam"), east.client("cloudtrail")
+    user = "secret-keeper-" + uuid.uuid4().hex[:8]
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    events = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateAccessKey"}],
+                              MaxResults=50)["Events"]
+    mine = [json.loads(e["CloudTrailEvent"]) for e in events if user in e["CloudTrailEvent"]]
+    assert len(mine) == 1
+    rec = mine[0]
+    assert rec["eventSource"] == "iam.amazonaws.com" and rec["requestParameters"] == {"userName": user}
+    assert rec["responseElements"]["accessKey"]["accessKeyId"] == key["AccessKeyId"]
+    assert rec["responseElements"]["accessKey"]["secretAccessKey"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
+    assert key["SecretAccessKey"] not in json.dumps(mine)
