@@ -171,3 +171,16 @@ def test_api_record_hides_sensitive_members() -> None:
     assert rec["requestParameters"] == {"userName": "bob", "password": "HIDDEN_DUE_TO_SECURITY_REASONS"}
     assert rec["responseElements"]["loginProfile"]["userName"] == "bob"
     assert "hunter2" not in json.dumps(rec) and "resources" not in rec
+
+
+def test_delivery_keys() -> None:
+    from twinstore.audit.layout import access_log_key, trail_log_key, trail_log_stream
+    t = 1_438_395_000_000_000  # 2015-08-01T02:10:00Z
+    assert trail_log_key("", "111122223333", "us-east-2", t, "Mu0KsOhtH1ar15ZZ") == (
+        "AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/01/"
+        "111122223333_CloudTrail_us-east-2_20150801T0210Z_Mu0KsOhtH1ar15ZZ.json.gz")
+    assert trail_log_key("/ct/", "1", "r", t, "u").startswith("ct/AWSLogs/1/CloudTrail/r/2015/08/01/")
+    assert trail_log_stream("111122223333", "us-west-2") == "111122223333_CloudTrail_us-west-2"
+    assert access_log_key("logs/", None, "1", "us-east-2", "src", t, "ABC") == "logs/2015-08-01-02-10-00-ABC"
+    assert access_log_key("logs/", {"PartitionedPrefix": {}}, "1", "us-east-2", "src", t, "ABC") == (
+        "logs/1/us-east-2/src/2015/08/01/2015-08-01-02-10-00-ABC")

@@ -40,6 +40,7 @@ log = logging.getLogger("twinstore.audit")
 GLOBAL_SOURCES = frozenset({"iam.amazonaws.com", "sts.amazonaws.com"})
 HISTORY_DAYS = 90
 FILE_MAX_RECORDS = 5000
+MAX_BATCHES_PER_ROUND = 50
 CWL_MAX_EVENTS = 10_000
 CWL_MAX_BATCH_BYTES = 1_048_576
 CWL_MAX_EVENT_BYTES = 256 * 1024
@@ -140,6 +141,7 @@ class Auditor:
         self._deliver_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._logging: list[Trail] = []
+        self._next_prune_us = 0
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -147,7 +149,6 @@ class Auditor:
             t = Trail.from_json(text)
             self.trails[t.name] = t
         self._refresh()
-        await self.store.prune_history(now_us() - HISTORY_DAYS * 86400 * 1_000_000)
         self._deliver_task = asyncio.get_running_loop().create_task(self._deliver_loop())
 
     async def stop(self) -> None:
@@ -269,22 +270,27 @@ class Auditor:
                 log.exception("audit delivery failed")
 
     async def deliver_once(self) -> None:
+        """Each destination's backlog, batch after batch, until it is empty or a delivery fails."""
+        if now_us() > self._next_prune_us:
+            self._next_prune_us = now_us() + 3600 * 1_000_000
+            await self.store.prune_history(now_us() - HISTORY_DAYS * 86400 * 1_000_000)
         for dest in await self.store.destinations():
             kind, _, name = dest.partition(":")
-            if kind == "s3":
-                await self._deliver_trail_file(dest, name)
-            elif kind == "cwl":
-                await self._deliver_log_group(dest, name)
-            elif kind == "access":
-                await self._deliver_access_log(dest, name)
+            deliver = {"s3": self._deliver_trail_file, "cwl": self._deliver_log_group,
+                       "access": self._deliver_access_log}.get(kind)
+            if deliver is None:
+                continue
+            for _ in range(MAX_BATCHES_PER_ROUND):
+                if not await deliver(dest, name):
+                    break
 
-    async def _deliver_trail_file(self, dest: str, name: str) -> None:
+    async def _deliver_trail_file(self, dest: str, name: str) -> int:
         trail = self.trails.get(name)
         if trail is None:
-            return
+            return 0
         rows = await self.store.pending(dest, FILE_MAX_RECORDS)
         if not rows:
-            return
+            return 0
         ids = [r[0] for r in rows]
         key = rows[0][2]
         cfg = trail.config
@@ -301,9 +307,10 @@ class Auditor:
                                      _request_id())
         except AWSError as err:
             st.latest_delivery_error, st.latest_attempt_ok = err.code, False
-            return
+            return 0
         await self.store.delivered(ids)
         st.latest_delivery_us, st.latest_delivery_error, st.latest_attempt_ok = now_us(), "", True
+        return len(ids)
 
     def _check_bucket_policy(self, bucket: str, key: str, service: str, trail: Trail | None) -> None:
         b = self.s3.store.cached_bucket(bucket)
@@ -316,13 +323,13 @@ class Auditor:
                                                                 f"arn:aws:s3:::{bucket}/{key}", ctx):
             raise AWSError("AccessDenied")
 
-    async def _deliver_log_group(self, dest: str, name: str) -> None:
+    async def _deliver_log_group(self, dest: str, name: str) -> int:
         trail = self.trails.get(name)
         if trail is None or self.logs is None:
-            return
+            return 0
         rows = await self.store.pending(dest, CWL_MAX_EVENTS)
         if not rows:
-            return
+            return 0
         st = trail.status
         try:
             if self.role_check is not None and not await self.role_check(
@@ -346,15 +353,16 @@ class Auditor:
                                                events, create_stream=True)
         except AWSError as err:
             st.latest_cwl_error = err.code
-            return
+            return 0
         await self.store.delivered(consumed)
         st.latest_cwl_us, st.latest_cwl_error = now_us(), ""
+        return len(consumed)
 
-    async def _deliver_access_log(self, dest: str, spec: str) -> None:
+    async def _deliver_access_log(self, dest: str, spec: str) -> int:
         source, target, prefix, partitioned = json.loads(spec)
         rows = await self.store.pending(dest, FILE_MAX_RECORDS)
         if not rows:
-            return
+            return 0
         ids = [r[0] for r in rows]
         key = rows[0][2]
         if key is None:
@@ -371,12 +379,13 @@ class Auditor:
                 log.warning("server access logs of %s dropped: %s does not let logging.s3.amazonaws.com write",
                             source, target)
                 await self.store.delivered(ids)
-                return
+                return len(ids)
             await s3write.put_object(self.s3, target, key, data, s3write.S3_LOGGING, "text/plain", _request_id())
         except AWSError as err:
             log.warning("server access log delivery to %s failed: %s", target, err.code)
-            return
+            return 0
         await self.store.delivered(ids)
+        return len(ids)
 
     async def drained(self) -> bool:
         return await self.store.outbox_size() == 0 and not self._calls
