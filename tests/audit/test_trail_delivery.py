@@ -174,3 +174,20 @@ def test_create_trail_validation(s3: Any, ct: Any) -> None:
     with pytest.raises(ct.exceptions.TrailNotFoundException):
         ct.get_trail_status(Name=name)
 
+
+
+def test_trail_tags_and_update(s3: Any, ct: Any) -> None:
+    logs = logging_bucket(s3, "us-east-2")
+    name = unique_bucket("trail")
+    arn = ct.create_trail(Name=name, S3BucketName=logs, TagsList=[{"Key": "lab", "Value": "crr"}])["TrailARN"]
+    ct.add_tags(ResourceId=arn, TagsList=[{"Key": "team", "Value": "ops"}])
+    ct.remove_tags(ResourceId=arn, TagsList=[{"Key": "lab"}])
+    assert ct.list_tags(ResourceIdList=[arn])["ResourceTagList"] == [
+        {"ResourceId": arn, "TagsList": [{"Key": "team", "Value": "ops"}]}]
+    other = logging_bucket(s3, "us-east-2", prefix="p")
+    out = ct.update_trail(Name=name, S3BucketName=other, S3KeyPrefix="p")
+    assert out["S3BucketName"] == other and out["S3KeyPrefix"] == "p"
+    with pytest.raises(ct.exceptions.InsufficientS3BucketPolicyException):
+        ct.update_trail(Name=name, S3KeyPrefix="elsewhere")  # the policy only allows p/AWSLogs/...
+    assert ct.get_trail(Name=name)["Trail"]["S3KeyPrefix"] == "p"
+    assert name in [t["Name"] for t in ct.list_trails()["Trails"]]

@@ -360,3 +360,37 @@ async def lookup_events(svc: CloudTrailService, req: ApiRequest) -> dict[str, An
 def _parse_time(s: str) -> int:
     dt = datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
     return int(dt.timestamp()) * 1_000_000
+
+
+@op
+async def add_tags(svc: CloudTrailService, req: ApiRequest) -> dict[str, Any]:
+    t = svc.trail(req.params.get("ResourceId"))
+    tags = dict(t.config.get("Tags") or {})
+    for tag in req.params.get("TagsList") or []:
+        tags[tag["Key"]] = tag.get("Value", "")
+    if len(tags) > 50:
+        raise _err("TagsLimitExceededException", "The number of tags per trail has exceeded the permitted amount.")
+    t.config["Tags"] = tags
+    await svc.auditor.save(t)
+    return {}
+
+
+@op
+async def remove_tags(svc: CloudTrailService, req: ApiRequest) -> dict[str, Any]:
+    t = svc.trail(req.params.get("ResourceId"))
+    tags = dict(t.config.get("Tags") or {})
+    for tag in req.params.get("TagsList") or []:
+        tags.pop(tag["Key"], None)
+    t.config["Tags"] = tags
+    await svc.auditor.save(t)
+    return {}
+
+
+@op
+async def list_tags(svc: CloudTrailService, req: ApiRequest) -> dict[str, Any]:
+    out = []
+    for rid in req.params.get("ResourceIdList") or []:
+        t = svc.trail(rid)
+        out.append({"ResourceId": t.config["TrailARN"],
+                    "TagsList": [{"Key": k, "Value": v} for k, v in sorted((t.config.get("Tags") or {}).items())]})
+    return {"ResourceTagList": out}
