@@ -130,6 +130,8 @@ def test_iam_user_record() -> None:
     assert rec["requestParameters"] == {"bucketName": "b", "Host": "b.s3.us-east-2.amazonaws.com", "key": "k",
                                         "x-amz-acl": "bucket-owner-full-control"}
     assert rec["responseElements"] == {"x-amz-server-side-encryption": "AES256", "x-amz-version-id": "v1"}
+    assert rec["additionalEventData"]["SSEApplied"] == "Default_SSE_S3"  # the bucket default chose AES256
+    assert rec["additionalEventData"]["bytesTransferredIn"] == 48213
     assert "secret" not in json.dumps(rec) and "HIDDEN" not in json.dumps(rec)
 
 
