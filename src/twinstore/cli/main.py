@@ -64,5 +64,13 @@ def credentials(data_dir: str) -> None:
     click.echo(f"AWS_SECRET_ACCESS_KEY={root.secret_access_key}")
 
 
+def _register_subgroups() -> None:
+    from .logs import logs
+    main.add_command(logs)
+
+
+_register_subgroups()
+
+
 if __name__ == "__main__":
     main()

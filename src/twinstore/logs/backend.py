@@ -29,10 +29,13 @@ class LogBackend(Protocol):
 
     async def list_streams(self, group_id: int, prefix: str) -> list[LogStream]: ...
 
-    async def append(self, group_id: int, stream: str, events: list[tuple[int, str]], ingest_ms: int,
-                     create_stream: bool, columns: dict[str, list[Any]]) -> bool:
-        """Stores one batch (chronological) as a chunk; False when the stream does not exist and
-        `create_stream` is false."""
+    def prepare(self, events: list[tuple[int, str]]) -> Any:
+        """Encodes a chronological batch (field discovery included); thread-safe, called off the event loop."""
+        ...
+
+    async def append(self, group_id: int, stream: str, chunk: Any, ingest_ms: int, create_stream: bool) -> bool:
+        """Stores one prepared batch as a chunk; False when the stream does not exist and `create_stream` is
+        false."""
         ...
 
     async def scan(self, group_id: int, stream_ids: list[int] | None, start: int, end: int, after: tuple[int, int],

@@ -316,7 +316,7 @@ class LogsService:
 
     async def describe_queries(self, p: dict[str, Any]) -> dict[str, Any]:
         limit = _limit(p, "maxResults", 1000, 1000)
-        recs = sorted(self.queries.values(), key=lambda q: q.created_ms, reverse=True)
+        recs = sorted(self.queries.queries.values(), key=lambda q: q.created_ms, reverse=True)
         if p.get("logGroupName"):
             recs = [q for q in recs if any(g.name == p["logGroupName"] for g in q.groups)]
         if p.get("status"):

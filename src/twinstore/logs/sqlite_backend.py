@@ -14,9 +14,11 @@ import marshal
 import sqlite3
 import zlib
 from bisect import bisect_left
+from dataclasses import dataclass
 from typing import Any
 
 from ..meta.sqlite.engine import SqliteEngine
+from .flatten import columns
 from .model import EVENT_ID_SHIFT, LogEvent, LogGroup, LogStream
 from .query.source import ChunkRef
 
@@ -52,6 +54,16 @@ def _pack(obj: Any) -> bytes:
 
 def _unpack(blob: bytes) -> Any:
     return marshal.loads(zlib.decompress(blob))
+
+
+@dataclass(slots=True)
+class PreparedChunk:
+    ts: list[int]
+    nbytes: int
+    ts_blob: bytes
+    msg_blob: bytes
+    packed: dict[str, bytes] | None  # one blob per column (large batches)
+    inline: bytes | None             # all columns in one blob (small batches)
 
 
 def _group(r: tuple[Any, ...], stored: int = 0) -> LogGroup:
@@ -143,14 +155,21 @@ class SqliteLogBackend:
         return await self.engine.read(fn)
 
     # ---- events ------------------------------------------------------------------------------------------
-    async def append(self, group_id: int, stream: str, events: list[tuple[int, str]], ingest_ms: int,
-                     create_stream: bool, columns: dict[str, list[Any]]) -> bool:
+    def prepare(self, events: list[tuple[int, str]]) -> PreparedChunk:
+        """CPU work of a batch, run off the event loop: field discovery, encoding, compression (zlib releases
+        the GIL, so this overlaps with request handling)."""
         ts = [t for t, _ in events]
         msgs = [m for _, m in events]
-        nbytes = sum(len(m.encode("utf-8", "surrogatepass")) for m in msgs)
-        ts_blob, msg_blob = _pack(ts), _pack(msgs)
-        packed = {k: _pack(v) for k, v in columns.items()} if len(events) >= INLINE_COLS_BELOW else None
-        inline = _pack(columns) if packed is None and columns else None
+        cols = columns(msgs)
+        big = len(events) >= INLINE_COLS_BELOW
+        return PreparedChunk(ts, sum(len(m.encode("utf-8", "surrogatepass")) for m in msgs), _pack(ts), _pack(msgs),
+                             {k: _pack(v) for k, v in cols.items()} if big else None,
+                             _pack(cols) if cols and not big else None)
+
+    async def append(self, group_id: int, stream: str, chunk: PreparedChunk, ingest_ms: int,
+                     create_stream: bool) -> bool:
+        ts, nbytes, ts_blob, msg_blob, packed, inline = (chunk.ts, chunk.nbytes, chunk.ts_blob, chunk.msg_blob,
+                                                         chunk.packed, chunk.inline)
 
         def fn(c: sqlite3.Connection) -> bool:
             r = c.execute("SELECT id FROM streams WHERE group_id = ? AND name = ?", (group_id, stream)).fetchone()
@@ -234,13 +253,17 @@ def _scan(c: sqlite3.Connection, group_id: int, stream_ids: list[int] | None, st
     order = "min_ts ASC" if forward else "max_ts DESC"
     names = dict(c.execute("SELECT id, name FROM streams WHERE group_id = ?", (group_id,)).fetchall())
     found: list[LogEvent] = []
-    for cid, sid, min_ts, max_ts, ingest, ts_blob, msg_blob in c.execute(
-            f"SELECT id, stream_id, min_ts, max_ts, ingest_ms, ts, messages FROM chunks WHERE {where} "
-            f"ORDER BY {order}", args).fetchall():
+    for cid, sid, min_ts, max_ts, ingest in c.execute(
+            f"SELECT id, stream_id, min_ts, max_ts, ingest_ms FROM chunks WHERE {where} ORDER BY {order}",
+            args).fetchall():
         if len(found) >= limit:
             bound = found[limit - 1].as_tuple()
             if (forward and min_ts > bound[0]) or (not forward and max_ts < bound[0]):
                 break
+        blobs = c.execute("SELECT ts, messages FROM chunks WHERE id = ?", (cid,)).fetchone()
+        if blobs is None:
+            continue
+        ts_blob, msg_blob = blobs
         ts = _unpack(ts_blob)
         lo, hi = bisect_left(ts, start), bisect_left(ts, end)
         if lo >= hi:
@@ -294,47 +317,43 @@ class SqliteSource:
                 self._streams[sid] = name
         return out
 
-    def rows(self, chunk: ChunkRef, fields: list[str], system: set[str], with_message: bool) -> list[dict[str, Any]]:
+    def columns(self, chunk: ChunkRef, fields: list[str], system: set[str],
+                with_message: bool) -> tuple[dict[str, Any], int]:
         cid, gid, sid, inline, lo = chunk.key
         c = self._c()
         r = c.execute("SELECT ts, ingest_ms, cols, " + ("messages" if with_message else "NULL") +
                       " FROM chunks WHERE id = ?", (cid,)).fetchone()
         if r is None:  # expired and deleted since chunks() ran
-            return []
+            return {}, 0
         ts = _unpack(r[0])
         a, b = bisect_left(ts, lo), bisect_left(ts, self.end)
         if a >= b:
-            return []
+            return {}, 0
         if inline:
             all_cols = _unpack(r[2])
-            cols = {f: all_cols[f] for f in fields if f in all_cols}
+            found = {f: all_cols[f] for f in fields if f in all_cols}
         elif fields:
             marks = ",".join("?" * len(fields))
-            cols = {p: _unpack(d) for p, d in c.execute(
+            found = {p: _unpack(d) for p, d in c.execute(
                 f"SELECT path, data FROM chunk_cols WHERE chunk_id = ? AND path IN ({marks})", (cid, *fields))}
         else:
-            cols = {}
+            found = {}
+        n = b - a
+        whole = a == 0 and b == len(ts)
         base = cid << EVENT_ID_SHIFT
-        names = ["@timestamp", "#id"]
-        series: list[Any] = [ts[a:b], range(base | a, base | b)]
-        for name, col in cols.items():
-            names.append(name)
-            series.append(col[a:b])
+        cols: dict[str, Any] = {"@timestamp": ts if whole else ts[a:b], "#id": range(base | a, base | b)}
+        for name, col in found.items():
+            cols[name] = col if whole else col[a:b]
         if with_message:
-            names.append("@message")
-            series.append(_unpack(r[3])[a:b])
-        rows = [dict(zip(names, vals)) for vals in zip(*series)]  # absent fields are None: same as missing
-        extra: dict[str, Any] = {}
+            msgs = _unpack(r[3])
+            cols["@message"] = msgs if whole else msgs[a:b]
         if "@logStream" in system:
-            extra["@logStream"] = self._streams.get(sid, "")
+            cols["@logStream"] = [self._streams.get(sid, "")] * n
         if "@log" in system:
-            extra["@log"] = f"{self.account_id}:{self.groups[gid].name}"
+            cols["@log"] = [f"{self.account_id}:{self.groups[gid].name}"] * n
         if "@ingestionTime" in system:
-            extra["@ingestionTime"] = r[1]
-        if extra:
-            for row in rows:
-                row.update(extra)
-        return rows
+            cols["@ingestionTime"] = [r[1]] * n
+        return cols, n
 
     def messages(self, ids: list[int]) -> dict[int, str]:
         c = self._c()

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from ..protocol.errors import AWSError
 from .backend import LogBackend
-from .flatten import columns
 from .model import (
     EVENT_OVERHEAD,
     MAX_BATCH_BYTES,
@@ -172,8 +171,8 @@ class LogStore:
     async def _append(self, g: LogGroup, stream: str, events: list[tuple[int, str]], create_stream: bool) -> None:
         if not events:
             return
-        cols = await asyncio.get_running_loop().run_in_executor(None, columns, [m for _, m in events])
-        if not await self.backend.append(g.id, stream, events, now_ms(), create_stream, cols):
+        chunk = await asyncio.get_running_loop().run_in_executor(None, self.backend.prepare, events)
+        if not await self.backend.append(g.id, stream, chunk, now_ms(), create_stream):
             raise stream_not_found()
 
     async def create_stream(self, group: str, stream: str) -> None:

@@ -159,7 +159,7 @@ def _call(e: A.Call, slots: dict[int, str] | None) -> Fn:
         raise ValueError(f"aggregation function {e.name}() is only valid in stats")
     if e.name == "ispresent":
         f = compile_expr(e.args[0], slots)
-        return lambda r: f(r) is not None
+        return lambda r: int(f(r) is not None)  # Insights functions answer 1/0
     if e.name == "bin":
         d = e.args[0]
         if not isinstance(d, A.Duration):

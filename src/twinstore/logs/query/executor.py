@@ -8,14 +8,17 @@ the newest chunks.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any, Callable
 
 from . import aggregates
 from . import ast as A
 from .compile import Fn, compile_expr
 from .source import EventSource
-from .values import num, render, sort_key, truthy
+from .values import Timestamp, num, render, sort_key, truthy
+from .vector import vkey, vpred
 
 SYSTEM_FIELDS = {"@timestamp", "@message", "@logStream", "@log", "@ingestionTime", "@ptr"}
 DEFAULT_LIMIT = 10_000
@@ -74,6 +77,19 @@ class Plan:
         self.system = {f for f in refs if f in SYSTEM_FIELDS} - {"@message", "@ptr", "@timestamp"}
         self.fields = sorted(f for f in refs if f not in SYSTEM_FIELDS)
         self.topk = self._topk()
+        # column-at-a-time path: filters only before the first blocking command, maybe a count-only stats
+        vf = [vpred(c.expr) for c in self.stream_cmds if isinstance(c, A.Filter)]
+        self.vfilters = vf if len(vf) == len(self.stream_cmds) and all(f is not None for f in vf) else None
+        self.vstats: tuple[A.Stats, list[tuple[Any, bool]]] | None = None
+        if self.vfilters is not None and self.rest and isinstance(self.rest[0], A.Stats):
+            st = self.rest[0]
+            keys = [vkey(it.expr) for it in st.by]
+            count_only = all(isinstance(x, A.Call) and x.name == "count" and
+                             (not x.args or isinstance(x.args[0], A.Star))
+                             for it in st.items for x in A.walk(it.expr) if isinstance(x, A.Call)
+                             and x.name in A.AGGREGATES)
+            if count_only and all(k is not None for k in keys):
+                self.vstats = (st, keys)  # type: ignore[assignment]
 
     def _output_fields(self) -> list[str]:
         cmds = self.q.commands
@@ -88,12 +104,12 @@ class Plan:
             after = cmds[last_stats + 1:]
         else:
             after = cmds
-            names = [] if any(isinstance(c, A.Fields) for c in cmds) else ["@timestamp", "@message"]
-        for c in after:
-            if isinstance(c, A.Fields):
-                names += [it.name for it in c.items]
-            elif isinstance(c, A.Parse):
-                names += c.names
+            names = []
+        # `fields` commands choose the columns; without any, @timestamp, @message and what `parse` extracts
+        if any(isinstance(c, A.Fields) for c in after):
+            names += [it.name for c in after if isinstance(c, A.Fields) for it in c.items]
+        elif last_stats < 0:
+            names += ["@timestamp", "@message"] + [n for c in after if isinstance(c, A.Parse) for n in c.names]
         return _dedupe(names)
 
     def _topk(self) -> tuple[int, bool] | None:
@@ -310,6 +326,11 @@ def prepare(q: A.Query, limit: int | None = None) -> Plan:
     return plan
 
 
+def _rows(cols: dict[str, Any]) -> list[dict[str, Any]]:
+    names = list(cols)
+    return [dict(zip(names, vals)) for vals in zip(*cols.values())]
+
+
 def execute(plan: Plan, source: EventSource, cancelled: Callable[[], bool] = lambda: False) -> Result:
     stages = [_stream_stage(c) for c in plan.stream_cmds]
     stats = Statistics()
@@ -320,17 +341,44 @@ def execute(plan: Plan, source: EventSource, cancelled: Callable[[], bool] = lam
     else:
         chunks.sort(key=lambda c: c.max_ts, reverse=True)
     kept: list[dict[str, Any]] = []
+    counts: Counter[Any] = Counter()
+    rest = plan.rest
     for i, ch in enumerate(chunks):
         if cancelled():
             raise QueryCancelled()
-        rows = source.rows(ch, plan.fields, plan.system, plan.with_message)
-        stats.records_scanned += len(rows)
-        stats.bytes_scanned += ch.nbytes * (len(rows) / ch.count if ch.count else 0)
-        if topk:
-            rows.reverse() if topk[1] else None
-        for stage in stages:
-            rows = stage(rows)
-        stats.records_matched += len(rows)
+        cols, n = source.columns(ch, plan.fields, plan.system, plan.with_message)
+        if not n:
+            continue
+        stats.records_scanned += n
+        stats.bytes_scanned += ch.nbytes * (n / ch.count if ch.count else 0)
+        if plan.vfilters is not None:
+            for vf in plan.vfilters:
+                mask = vf(cols, n)
+                if not all(mask):
+                    cols = {k: list(compress(v, mask)) for k, v in cols.items()}
+                    n = len(cols["@timestamp"])
+                if not n:
+                    break
+            stats.records_matched += n
+            if not n:
+                continue
+            if plan.vstats is not None:
+                keys = plan.vstats[1]
+                if not keys:
+                    counts[()] += n
+                elif len(keys) == 1:
+                    counts.update(keys[0][0](cols, n))
+                else:
+                    counts.update(zip(*[k[0](cols, n) for k in keys]))
+                continue
+            rows = _rows(cols)
+        else:
+            rows = _rows(cols)
+            for stage in stages:
+                rows = stage(rows)
+            stats.records_matched += len(rows)
+        if topk and topk[1]:
+            rows.reverse()
         kept.extend(rows)
         if topk and len(kept) >= topk[0] and i + 1 < len(chunks):
             k, desc = topk
@@ -340,8 +388,21 @@ def execute(plan: Plan, source: EventSource, cancelled: Callable[[], bool] = lam
             nxt = chunks[i + 1]
             if (desc and nxt.max_ts < worst) or (not desc and nxt.min_ts > worst):
                 break
+    if plan.vstats is not None:
+        st, keys = plan.vstats
+        runner = _StatsRunner(st)
+        if not keys and not counts:
+            counts[()] = 0
+        kept = []
+        for key, cnt in counts.items():
+            if len(keys) == 1:
+                key = Timestamp(key) if keys[0][1] and key is not None else key
+            elif keys:
+                key = tuple(Timestamp(v) if k[1] and v is not None else v for v, k in zip(key, keys))
+            kept.append(runner._emit(key, [cnt] * len(runner.aggs)))
+        rest = rest[1:]
     rows = kept
-    for c in plan.rest:
+    for c in rest:
         if cancelled():
             raise QueryCancelled()
         if isinstance(c, A.Stats):

@@ -91,11 +91,11 @@ def _in_subnet(version: int | None) -> Callable[..., Any]:
     def f(ip: Any, cidr: Any) -> Any:
         addr = _ip(ip)
         if addr is None or cidr is None or (version and addr.version != version):
-            return False
+            return 0
         try:
-            return addr in ipaddress.ip_network(text(cidr).strip(), strict=False)
+            return int(addr in ipaddress.ip_network(text(cidr).strip(), strict=False))
         except (ValueError, TypeError):
-            return False
+            return 0
     return f
 
 
@@ -131,8 +131,8 @@ def _to_millis(v: Any) -> Any:
 
 SCALAR: dict[str, Callable[..., Any]] = {
     "coalesce": lambda *a: next((x for x in a if x is not None), None),
-    "isempty": lambda s: s is None or text(s) == "",
-    "isblank": lambda s: s is None or text(s).strip() == "",
+    "isempty": lambda s: int(s is None or text(s) == ""),
+    "isblank": lambda s: int(s is None or text(s).strip() == ""),
     "concat": lambda *a: "".join(text(x) for x in a if x is not None),
     "ltrim": _trim("l"), "rtrim": _trim("r"), "trim": _trim("b"),
     "strlen": lambda s: None if s is None else len(text(s)),
@@ -152,9 +152,9 @@ SCALAR: dict[str, Callable[..., Any]] = {
     "dateceil": _dateceil,
     "frommillis": _from_millis,
     "tomillis": _to_millis,
-    "isvalidip": lambda v: _ip(v) is not None,
-    "isvalidipv4": lambda v: (a := _ip(v)) is not None and a.version == 4,
-    "isvalidipv6": lambda v: (a := _ip(v)) is not None and a.version == 6,
+    "isvalidip": lambda v: int(_ip(v) is not None),
+    "isvalidipv4": lambda v: int((a := _ip(v)) is not None and a.version == 4),
+    "isvalidipv6": lambda v: int((a := _ip(v)) is not None and a.version == 6),
     "isipinsubnet": _in_subnet(None),
     "isipv4insubnet": _in_subnet(4),
     "isipv6insubnet": _in_subnet(6),

@@ -20,9 +20,11 @@ class EventSource(Protocol):
         """Chunks that may hold events of the query's log groups and time window."""
         ...
 
-    def rows(self, chunk: ChunkRef, fields: list[str], system: set[str], with_message: bool) -> list[dict[str, Any]]:
-        """The chunk's events inside the window, oldest first, as dicts holding `@timestamp`, `#id` (event id),
-        the requested discovered fields present in the event, the requested system fields and `@message`."""
+    def columns(self, chunk: ChunkRef, fields: list[str], system: set[str],
+                with_message: bool) -> tuple[dict[str, Any], int]:
+        """The chunk's events inside the window, oldest first, as aligned columns: `@timestamp`, `#id` (event
+        ids), each requested discovered field the chunk has (None where an event lacks it), the requested
+        system fields and `@message`; and the number of events."""
         ...
 
     def messages(self, ids: list[int]) -> dict[int, str]:
