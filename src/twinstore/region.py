@@ -83,6 +83,7 @@ class Region:
         self.auditor = Auditor(cfg.name, self.root.account_id, self.audit_store, self.s3, logs=self.log_store,
                                delivery_seconds=cfg.audit_delivery_seconds, policy_check=iam_checker(self.iam),
                                role_check=iam_role_check(self.iam, cfg.name, self.root.account_id))
+        self.s3.principal_exists = self.iam.principal_exists
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
         self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root, self.iam.lookup), lambda: self._regions,

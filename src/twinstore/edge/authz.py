@@ -80,22 +80,13 @@ class Authorizer:
                 raise denied(principal, action, resource, d)
         role = actions.pass_role_arn(operation, payload)
         if role is not None:
-            self.pass_role(principal, role, "s3.amazonaws.com", source_ip)
+            self.iam.pass_role(principal, role, "s3.amazonaws.com", source_ip)
 
         def check(action: str, resource: str) -> None:
             d = self.iam.decide(principal, action, resource, keys, policy)
             if d != ALLOW:
                 raise denied(principal, action, resource, d)
         return check
-
-    def pass_role(self, principal: Principal, role_arn: str, service: str, source_ip: str = "") -> None:
-        """iam:PassRole on `role_arn`, with iam:PassedToService (what S3 requires of PutBucketReplication)."""
-        if principal.is_root:
-            return
-        keys = RequestKeys(principal, key_values(**{"iam:PassedToService": service, "aws:SourceIp": source_ip}))
-        d = self.iam.decide(principal, "iam:PassRole", role_arn, keys)
-        if d != ALLOW:
-            raise denied(principal, "iam:PassRole", role_arn, d)
 
     def missing_key(self, principal: Principal, operation: str, bucket: str | None, err: AWSError,
                     headers: Mapping[str, str], query: Mapping[str, str], source_ip: str, secure: bool) -> AWSError:

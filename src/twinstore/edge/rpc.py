@@ -28,8 +28,8 @@ log = logging.getLogger("twinstore.edge")
 
 MAX_RPC_BODY = 4 << 20  # PutLogEvents batches reach 1 MiB; CloudFormation template bodies 51,200 bytes
 GLOBAL_SERVICES = frozenset({"iam", "sts"})  # signed for us-east-1 (or any region): served by every region
-SENSITIVE = frozenset({"SecretAccessKey", "Plaintext", "Password", "NewPassword", "OldPassword", "PrivateKey",
-                       "SSECustomerKey", "CopySourceSSECustomerKey"})
+SENSITIVE = frozenset({"SecretAccessKey", "SessionToken", "Plaintext", "Password", "NewPassword", "OldPassword",
+                       "PrivateKey", "SSECustomerKey", "CopySourceSSECustomerKey"})
 
 
 def scrub(value: Any) -> Any:

@@ -4,6 +4,7 @@ sessions, compiled and cached identity policies, and decisions."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Callable
 
@@ -53,8 +54,9 @@ class RequestKeys:
         if key in ("aws:currenttime", "aws:epochtime"):
             t = self.now_us if self.now_us is not None else now_us()
             return [iso8601(t)] if key == "aws:currenttime" else [str(t // 1_000_000)]
-        if key == "aws:multifactorauthpresent":
-            return None
+        if key.startswith("aws:principaltag/") and p.extra:
+            v = p.extra.get("tag:" + key[len("aws:principaltag/"):])
+            return [v] if v is not None else None
         return None
 
 
@@ -73,13 +75,30 @@ class Iam:
         self.state = IamState()
         self.builtin = aws_managed_policies()
         self._identity: dict[tuple[str, str], Identity] = {}
+        self._users: dict[str, Credential] = {}  # access key id -> credential of an IAM user (this snapshot)
+        self._pending: asyncio.Future[IamState] | None = None
 
     # ---- freshness ----------------------------------------------------------------------------------------
     async def refresh(self) -> None:
-        """Reloads the snapshot when any process committed an IAM change since the last request."""
+        """Reloads the snapshot when any process committed an IAM change since the last request. Requests that
+        arrive while a reload runs wait for it (none may act on the snapshot from before the change)."""
         if self.store.changed():
-            self.state = await self.store.load()
-            self._identity = {}
+            self._pending = asyncio.ensure_future(self.store.load())
+        while self._pending is not None:
+            pending = self._pending
+            try:
+                state = await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                raise  # this request went away; the reload goes on for the others
+            except BaseException:
+                if self._pending is pending:
+                    self._pending = None
+                raise
+            if self._pending is pending:
+                self.state = state
+                self._identity = {}
+                self._users = {}
+                self._pending = None
 
     def policy(self, arn: str) -> Any:
         return self.state.policies.get(arn) or self.builtin.get(arn)
@@ -88,6 +107,9 @@ class Iam:
     def lookup(self, access_key_id: str, session_token: str = "") -> Credential | None:
         if access_key_id.startswith("ASIA"):
             return self._session_credential(access_key_id, session_token)
+        cred = self._users.get(access_key_id)
+        if cred is not None:
+            return cred
         key = self.state.keys.get(access_key_id)
         if key is None or key.status != "Active":
             return None
@@ -95,8 +117,9 @@ class Iam:
         if user is None:
             return None
         p = Principal(self.account_id, user.arn, "IAMUser", access_key_id, user.id,
-                      extra={"user_name": user.name})
-        return Credential(access_key_id, key.secret, p)
+                      extra={"user_name": user.name, **_tag_extra(user)})
+        cred = self._users[access_key_id] = Credential(access_key_id, key.secret, p)
+        return cred
 
     def _session_credential(self, access_key_id: str, token: str) -> Credential | None:
         if not token:
@@ -109,8 +132,15 @@ class Iam:
             raise AWSError("InvalidToken", "The provided token is malformed or otherwise invalid.")
         if self.clock() >= s.expires_us:
             raise AWSError("ExpiredToken", "The provided token has expired.")
-        return Credential(access_key_id, self.codec.secret_for(access_key_id), session_principal(
-            self.account_id, s, token), session_token=token, expires_us=s.expires_us)
+        if not s.role_arn:  # an AWS service principal itself (service_credential)
+            p = Principal("", s.source_identity, "AWSService", access_key_id, s.source_identity)
+            return Credential(access_key_id, self.codec.secret_for(access_key_id), p, token, s.expires_us)
+        p = session_principal(self.account_id, s, token)
+        role = self.state.entity(ROLE, p.extra["role_name"])
+        if role is not None and role.id == s.role_id:
+            p.extra.update(_tag_extra(role))
+        return Credential(access_key_id, self.codec.secret_for(access_key_id), p, session_token=token,
+                          expires_us=s.expires_us)
 
     # ---- policies -----------------------------------------------------------------------------------------
     def identity_of(self, p: Principal) -> Identity:
@@ -168,7 +198,28 @@ class Iam:
             why = "with an explicit deny" if d == DENY else ""
             raise access_denied(p.arn, action, resource, why)
 
+    def pass_role(self, p: Principal, role_arn: str, service: str, source_ip: str = "") -> None:
+        """iam:PassRole on `role_arn` with iam:PassedToService = `service` (S3 requires it of a
+        PutBucketReplication naming a role); raises AccessDenied."""
+        if p.is_root:
+            return
+        keys = RequestKeys(p, key_values(**{"iam:PassedToService": service, "aws:SourceIp": source_ip}))
+        self.check(p, "iam:PassRole", role_arn, keys)
+
     # ---- sessions -----------------------------------------------------------------------------------------
+    def principal_exists(self, arn: str) -> bool:
+        """Whether a principal ARN a policy names exists: users and roles of this account are looked up; other
+        accounts and session ARNs cannot be checked here and are accepted."""
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[4] != self.account_id or parts[2] != "iam":
+            return True
+        resource = parts[5]
+        for kind in (USER, ROLE):
+            if resource.startswith(kind + "/"):
+                e = self.state.entity(kind, resource.rsplit("/", 1)[-1])
+                return e is not None and e.arn == arn
+        return resource == "root"
+
     def role_by_arn(self, role_arn: str) -> Entity | None:
         parts = role_arn.split(":", 5)
         if len(parts) != 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
@@ -186,6 +237,15 @@ class Iam:
                           session_token=token, expires_us=s.expires_us)
         return s, cred
 
+    def service_credential(self, service: str, duration_s: int = 3600) -> Credential:
+        """Credentials of an AWS service principal itself (e.g. `cloudtrail.amazonaws.com` delivering logs):
+        no identity policies, so only resource policies naming `{"Service": service}` grant it anything."""
+        akid = new_id("session", 20)
+        s = Session(akid, "", "", service.lower(), self.clock() + duration_s * 1_000_000, service.lower())
+        token = self.codec.encode(s)
+        p = Principal("", service.lower(), "AWSService", akid, service.lower())
+        return Credential(akid, self.codec.secret_for(akid), p, session_token=token, expires_us=s.expires_us)
+
     async def service_session(self, role_arn: str, service: str = "s3.amazonaws.com",
                               duration_s: int = 3600) -> Credential:
         """Temporary credentials for `role_arn` as assumed by an AWS service principal (the replication
@@ -201,6 +261,11 @@ class Iam:
             raise access_denied(service, "sts:AssumeRole", role_arn)
         return self.new_session(role, f"{service.split('.')[0]}-{int(time.time())}", duration_s,
                                 source=service.lower())[1]
+
+
+def _tag_extra(e: Entity) -> dict[str, str]:
+    """The entity's tags as principal attributes (aws:PrincipalTag/<key>; tag keys compare case-insensitively)."""
+    return {"tag:" + t["Key"].lower(): t.get("Value", "") for t in e.tags}
 
 
 def session_principal(account_id: str, s: Session, token: str) -> Principal:

@@ -20,6 +20,7 @@ ALLOW, DENY, IMPLICIT_DENY = "Allow", "Deny", "ImplicitDeny"
 def decide(principal: Principal, action: str, resource: str, keys: KeySource, identity: Sequence[Policy],
            resource_policy: Policy | None = None, session_policy: Policy | None = None) -> str:
     subst = substituter(keys)
+    action = action.lower()
     identity_allow = False
     for pol in identity:
         for st in pol.statements:

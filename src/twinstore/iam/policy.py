@@ -55,6 +55,15 @@ class Names:
                          if ("*" in i or "?" in i) and i != "*" and not (variables and "${" in i)]
         self.variables = [i for i in items if variables and "${" in i]
 
+    def match_lower(self, value: str) -> bool:
+        """`match` for an already lower-cased value of a case-insensitive list (actions)."""
+        if self.everything or value in self.exact:
+            return True
+        for p in self.patterns:
+            if p(value):
+                return True
+        return False
+
     def match(self, value: str, subst: Callable[[str], str] | None = None) -> bool:
         if self.everything:
             return True
@@ -145,8 +154,8 @@ class Statement:
     raw_condition_keys: frozenset[str]
 
     def applies(self, action: str, resource: str, ks: KeySource, subst: Callable[[str], str]) -> bool:
-        """Action, resource and conditions match (the principal is checked by the caller)."""
-        if self.actions.match(action) == self.not_action:
+        """Action (lower-case), resource and conditions match (the principal is checked by the caller)."""
+        if self.actions.match_lower(action) == self.not_action:
             return False
         if self.resources is not None and self.resources.match(resource, subst) == self.not_resource:
             return False

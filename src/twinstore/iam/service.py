@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
@@ -52,21 +53,39 @@ def check_document(doc: str, kind: str, max_chars: int) -> str:
     return doc
 
 
+def check_trust_principals(svc: "IamService", doc: str) -> None:
+    """A trust policy may only name users and roles of this account that exist (AWS resolves them at save)."""
+    for st in compile_policy(doc, TRUST).statements:
+        for arn in sorted(st.principal.aws if st.principal else ()):
+            parts = arn.split(":", 5)
+            if parts[4] != svc.account_id or not (parts[5].startswith("user/") or parts[5].startswith("role/")):
+                continue
+            kind = USER if parts[5].startswith("user/") else ROLE
+            e = svc.iam.state.entity(kind, parts[5].rsplit("/", 1)[-1])
+            if e is None or e.arn != arn:
+                raise malformed_policy(f'Invalid principal in policy: "AWS":"{arn}"')
+
+
 def _path(params: dict[str, Any]) -> str:
     return params.get("Path") or "/"
 
 
-def _page(items: list[Any], params: dict[str, Any], marker_of: Callable[[Any], str]) -> tuple[list[Any], dict[str, Any]]:
+def _page(items: list[Any], params: dict[str, Any], marker_of: Callable[[Any], str] | None = None
+          ) -> tuple[list[Any], dict[str, Any]]:
+    """One page of a listing; the Marker is the opaque position of the next item."""
+    start = 0
     marker = params.get("Marker")
     if marker:
-        items = [i for i in items if marker_of(i) > marker]
+        try:
+            start = int(base64.urlsafe_b64decode(marker.encode()).decode())
+        except (ValueError, UnicodeDecodeError):
+            raise invalid_input("Invalid Marker.") from None
     max_items = params.get("MaxItems") or 100
-    if max_items < 1 or max_items > 1000:
-        raise validation("1 validation error detected: Value at 'maxItems' failed to satisfy constraint")
-    if len(items) > max_items:
-        page = items[:max_items]
-        return page, {"IsTruncated": True, "Marker": marker_of(page[-1])}
-    return items, {"IsTruncated": False}
+    page = items[start:start + max_items]
+    if start + max_items < len(items):
+        return page, {"IsTruncated": True, "Marker": base64.urlsafe_b64encode(str(start + max_items).encode())
+                      .decode()}
+    return page, {"IsTruncated": False}
 
 
 class IamService:
@@ -249,6 +268,7 @@ def _max_session(p: dict[str, Any]) -> int:
 async def create_role(svc: IamService, req: ApiRequest) -> dict[str, Any]:
     p = req.params
     trust = check_document(p["AssumeRolePolicyDocument"], TRUST, MAX_TRUST_CHARS)
+    check_trust_principals(svc, trust)
     path = _path(p)
     e = Entity(ROLE, p["RoleName"], new_id(ROLE), path, svc.arn("role", path, p["RoleName"]), now_us(), trust,
                p.get("Description") or "", _max_session(p), p.get("Tags") or [])
@@ -284,6 +304,7 @@ async def update_role(svc: IamService, req: ApiRequest) -> dict[str, Any]:
 async def update_assume_role_policy(svc: IamService, req: ApiRequest) -> dict[str, Any]:
     e = svc.entity(ROLE, req.params["RoleName"])
     e.trust = check_document(req.params["PolicyDocument"], TRUST, MAX_TRUST_CHARS)
+    check_trust_principals(svc, e.trust)
     await svc.iam.store.update_entity(e)
     return {}
 
@@ -522,3 +543,94 @@ async def list_entities_for_policy(svc: IamService, req: ApiRequest) -> dict[str
 @op("ListAccountAliases")
 async def list_account_aliases(svc: IamService, req: ApiRequest) -> dict[str, Any]:
     return {"AccountAliases": [], "IsTruncated": False}
+
+
+# ---- tags ---------------------------------------------------------------------------------------------------
+MAX_TAGS = 50
+
+
+def _tag_ops(kind: str, noun: str) -> None:
+    param = _NAME_PARAM[kind]
+
+    async def tag(svc: IamService, req: ApiRequest) -> dict[str, Any]:
+        e = svc.entity(kind, req.params[param])
+        merged = {t["Key"]: t["Value"] for t in e.tags}
+        merged.update({t["Key"]: t.get("Value", "") for t in req.params.get("Tags") or []})
+        if len(merged) > MAX_TAGS:
+            raise limit_exceeded(f"The number of tags has reached the maximum limit of {MAX_TAGS}.")
+        e.tags = [{"Key": k, "Value": v} for k, v in merged.items()]
+        await svc.iam.store.update_entity(e)
+        return {}
+
+    async def untag(svc: IamService, req: ApiRequest) -> dict[str, Any]:
+        e = svc.entity(kind, req.params[param])
+        drop = set(req.params.get("TagKeys") or [])
+        e.tags = [t for t in e.tags if t["Key"] not in drop]
+        await svc.iam.store.update_entity(e)
+        return {}
+
+    async def list_tags(svc: IamService, req: ApiRequest) -> dict[str, Any]:
+        e = svc.entity(kind, req.params[param])
+        page, extra = _page(e.tags, req.params, lambda t: t["Key"])
+        return {"Tags": page, **extra}
+
+    OPS[f"Tag{noun}"] = tag
+    OPS[f"Untag{noun}"] = untag
+    OPS[f"List{noun}Tags"] = list_tags
+
+
+_tag_ops(USER, "User")
+_tag_ops(ROLE, "Role")
+
+
+@op("UpdateRoleDescription")
+async def update_role_description(svc: IamService, req: ApiRequest) -> dict[str, Any]:
+    e = svc.entity(ROLE, req.params["RoleName"])
+    e.description = req.params["Description"]
+    await svc.iam.store.update_entity(e)
+    return {"Role": role_out(e)}
+
+
+# ---- simulation ---------------------------------------------------------------------------------------------
+_DECISIONS = {"Allow": "allowed", "Deny": "explicitDeny", "ImplicitDeny": "implicitDeny"}
+
+
+@op("SimulatePrincipalPolicy")
+async def simulate_principal_policy(svc: IamService, req: ApiRequest) -> dict[str, Any]:
+    """Decisions for a user's or role's identity policies (plus optional extra policies and a resource policy)."""
+    from ..auth.principal import Principal
+    from .authority import RequestKeys
+    from .evaluate import decide
+    from .policy import RESOURCE
+    p = req.params
+    arn = p["PolicySourceArn"]
+    kind = USER if ":user/" in arn else ROLE if ":role/" in arn else GROUP if ":group/" in arn else ""
+    e = svc.iam.state.entity(kind, arn.rsplit("/", 1)[-1]) if kind else None
+    if e is None or e.arn != arn:
+        raise invalid_input(f"Invalid Entity Arn: {arn} does not clearly define entity type and name.")
+    principal = Principal(svc.account_id, e.arn, "IAMUser" if kind == USER else "AssumedRole", "", e.id,
+                          extra={"user_name": e.name} if kind == USER else
+                          {"role_arn": e.arn, "role_name": e.name, "role_id": e.id})
+    identity = list(svc.iam.identity_of(principal)[0]) if kind != GROUP else []
+    if kind == GROUP:
+        identity = [compile_policy(d, IDENTITY) for d in svc.iam._docs_of(GROUP, e.name)]
+    for extra in p.get("PolicyInputList") or []:
+        identity.append(compile_policy(check_document(extra, IDENTITY, MAX_MANAGED_CHARS), IDENTITY))
+    resource_policy = None
+    if p.get("ResourcePolicy"):
+        try:
+            resource_policy = compile_policy(p["ResourcePolicy"], RESOURCE)
+        except PolicyError as err:
+            raise malformed_policy(str(err)) from None
+    values: dict[str, list[str]] = {}
+    for entry in p.get("ContextEntries") or []:
+        values[entry["ContextKeyName"].lower()] = list(entry.get("ContextKeyValues") or [])
+    keys = RequestKeys(principal, values)
+    results = []
+    for action in p["ActionNames"]:
+        for resource in p.get("ResourceArns") or ["*"]:
+            d = decide(principal, action, resource, keys, identity, resource_policy)
+            results.append({"EvalActionName": action, "EvalResourceName": resource, "EvalDecision": _DECISIONS[d],
+                            "MatchedStatements": [], "MissingContextValues": []})
+    page, extra_out = _page(results, p, lambda r: f"{r['EvalActionName']}\x00{r['EvalResourceName']}")
+    return {"EvaluationResults": page, **extra_out}

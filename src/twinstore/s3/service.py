@@ -33,6 +33,9 @@ class S3Service:
     global_store: GlobalStore
     blobs: BlobStore
     endpoint: str = ""
+    # IAM: does this principal ARN (a user or role of the account) exist? Bucket policies may only name
+    # principals that exist, as on AWS. None: not checked.
+    principal_exists: Callable[[str], bool] | None = None
     version_ids: VersionIdFactory = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
