@@ -191,3 +191,19 @@ def test_trail_tags_and_update(s3: Any, ct: Any) -> None:
         ct.update_trail(Name=name, S3KeyPrefix="elsewhere")  # the policy only allows p/AWSLogs/...
     assert ct.get_trail(Name=name)["Trail"]["S3KeyPrefix"] == "p"
     assert name in [t["Name"] for t in ct.list_trails()["Trails"]]
+
+
+def test_failed_delivery_is_retried_until_allowed(s3: Any, ct: Any) -> None:
+    logs = logging_bucket(s3, "us-east-2")
+    policy = s3.get_bucket_policy(Bucket=logs)["Policy"]
+    bucket = create_bucket(s3, "us-east-2")
+    name = _trail(ct, bucket, logs)
+    s3.delete_bucket_policy(Bucket=logs)  # CloudTrail may no longer write there
+    s3.put_object(Bucket=bucket, Key="while-denied", Body=b"1")
+    status = wait_for(lambda: (st := ct.get_trail_status(Name=name)).get("LatestDeliveryError") and st)
+    assert status["LatestDeliveryError"] == "AccessDenied"
+    assert not s3.list_objects_v2(Bucket=logs).get("Contents")
+    s3.put_bucket_policy(Bucket=logs, Policy=policy)
+    rec, = records_for(s3, logs, lambda r: r["requestParameters"].get("key") == "while-denied")
+    assert rec["eventName"] == "PutObject"
+    assert "LatestDeliveryError" not in ct.get_trail_status(Name=name)
