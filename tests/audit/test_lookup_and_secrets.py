@@ -28,7 +28,7 @@ def test_lookup_events_has_management_events_only(s3: Any, east: Any) -> None:
     assert {"ResourceType": "AWS::S3::Bucket", "ResourceName": bucket} in ev["Resources"]
     full = json.loads(ev["CloudTrailEvent"])
     assert full["eventCategory"] == "Management" and full["managementEvent"] is True
-    assert full["requestParameters"]["bucketName"] == bucket
+    assert full["requestParameters"]["bucketName"] == bucket and full["requestParameters"]["versioning"] == ""
     by_name = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateBucket"}],
                                MaxResults=5)["Events"]
     assert by_name and all(e["EventName"] == "CreateBucket" for e in by_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import random
+from urllib.parse import unquote
 from typing import TYPE_CHECKING, Any
 
 from ..auth.principal import Principal
@@ -162,6 +163,11 @@ def _s3_fields(rec: dict[str, Any], call: CallRecord, ec: EventClass, headers: d
     if call.key is not None and ec.resource_type:
         params["key"] = call.key
     params.update(s3_header_members("s3", call.operation, call.params, output=False, wanted=_S3_PARAM_HEADERS))
+    _, _, query = call.uri.partition("?")
+    for part in query.split("&") if query else ():
+        name, eq, _ = part.partition("=")
+        if not eq and name and not name.lower().startswith("x-amz-"):
+            params.setdefault(unquote(name), "")  # subresources as S3 shows them: "versioning": "", "tagging": ""
     rec["requestParameters"] = params
     response = None
     if not call.error_code and not ec.read_only:
