@@ -296,7 +296,7 @@ class Auditor:
         cfg = trail.config
         if key is None:
             key = trail_log_key(cfg.get("S3KeyPrefix") or "", self.account_id, self.region, now_us(), unique_string())
-            await self.store.start_batch(ids, key)
+            await self.store.start_batch(dest, ids[-1], key)
         st = trail.status
         st.latest_attempt_us = now_us()
         bucket = cfg["S3BucketName"]
@@ -308,7 +308,7 @@ class Auditor:
         except AWSError as err:
             st.latest_delivery_error, st.latest_attempt_ok = err.code, False
             return 0
-        await self.store.delivered(ids)
+        await self.store.delivered(dest, ids[-1])
         st.latest_delivery_us, st.latest_delivery_error, st.latest_attempt_ok = now_us(), "", True
         return len(ids)
 
@@ -354,7 +354,7 @@ class Auditor:
         except AWSError as err:
             st.latest_cwl_error = err.code
             return 0
-        await self.store.delivered(consumed)
+        await self.store.delivered(dest, consumed[-1])
         st.latest_cwl_us, st.latest_cwl_error = now_us(), ""
         return len(consumed)
 
@@ -368,7 +368,7 @@ class Auditor:
         if key is None:
             key = access_log_key(prefix, {"PartitionedPrefix": {}} if partitioned else None, self.account_id,
                                  self.region, source, now_us(), unique_string().upper())
-            await self.store.start_batch(ids, key)
+            await self.store.start_batch(dest, ids[-1], key)
         data = ("\n".join(r[3] for r in rows) + "\n").encode()
         try:
             b = self.s3.store.cached_bucket(target)
@@ -378,13 +378,13 @@ class Auditor:
                 # as on AWS: without the logging service's permission the logs are not delivered
                 log.warning("server access logs of %s dropped: %s does not let logging.s3.amazonaws.com write",
                             source, target)
-                await self.store.delivered(ids)
+                await self.store.delivered(dest, ids[-1])
                 return len(ids)
             await s3write.put_object(self.s3, target, key, data, s3write.S3_LOGGING, "text/plain", _request_id())
         except AWSError as err:
             log.warning("server access log delivery to %s failed: %s", target, err.code)
             return 0
-        await self.store.delivered(ids)
+        await self.store.delivered(dest, ids[-1])
         return len(ids)
 
     async def drained(self) -> bool:

@@ -18,8 +18,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     dest TEXT NOT NULL,
     time_us INTEGER NOT NULL,
-    batch TEXT,
     body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batches (
+    dest TEXT PRIMARY KEY,
+    last_id INTEGER NOT NULL,
+    name TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_dest ON outbox(dest, id);
 CREATE TABLE IF NOT EXISTS history (
@@ -58,7 +62,9 @@ class SqliteAuditStore:
     async def delete_trail(self, name: str) -> None:
         def op(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM trails WHERE name=?", (name,))
-            c.execute("DELETE FROM outbox WHERE dest IN (?, ?)", ("s3:" + name, "cwl:" + name))
+            for dest in ("s3:" + name, "cwl:" + name):
+                c.execute("DELETE FROM outbox WHERE dest=?", (dest,))
+                c.execute("DELETE FROM batches WHERE dest=?", (dest,))
         await self.db.write(op)
 
     async def load_trails(self) -> dict[str, str]:
@@ -78,23 +84,29 @@ class SqliteAuditStore:
         return await self.db.read(lambda c: [r[0] for r in c.execute("SELECT DISTINCT dest FROM outbox")])
 
     async def pending(self, dest: str, limit: int) -> list[tuple[int, int, str | None, str]]:
-        """Oldest rows first, those of an already started batch (a delivery a crash interrupted) before any."""
+        """(id, time_us, batch name, body): a started batch (a delivery a crash or failure interrupted) again,
+        else the destination's oldest rows."""
         def op(c: sqlite3.Connection) -> list[tuple[int, int, str | None, str]]:
-            row = c.execute("SELECT batch FROM outbox WHERE dest=? AND batch IS NOT NULL LIMIT 1", (dest,)).fetchone()
+            row = c.execute("SELECT last_id, name FROM batches WHERE dest=?", (dest,)).fetchone()
             if row:
-                return c.execute("SELECT id, time_us, batch, body FROM outbox WHERE dest=? AND batch=? ORDER BY id",
-                                 (dest, row[0])).fetchall()
-            return c.execute("SELECT id, time_us, batch, body FROM outbox WHERE dest=? ORDER BY id LIMIT ?",
-                             (dest, limit)).fetchall()
+                return [(i, t, row[1], b) for i, t, b in c.execute(
+                    "SELECT id, time_us, body FROM outbox WHERE dest=? AND id<=? ORDER BY id", (dest, row[0]))]
+            return [(i, t, None, b) for i, t, b in c.execute(
+                "SELECT id, time_us, body FROM outbox WHERE dest=? ORDER BY id LIMIT ?", (dest, limit))]
         return await self.db.read(op)
 
-    async def start_batch(self, ids: list[int], batch: str) -> None:
-        """Names a delivery before it is attempted, so a retry after a crash rewrites the same object."""
-        await self.db.write(lambda c: c.executemany("UPDATE outbox SET batch=? WHERE id=?",
-                                                    [(batch, i) for i in ids]))
+    async def start_batch(self, dest: str, last_id: int, batch: str) -> None:
+        """Names a delivery before it is attempted, so a retry after a crash rewrites the same object. A batch is
+        always a destination's oldest rows (ids only grow): every row of `dest` up to `last_id`."""
+        await self.db.write(lambda c: c.execute(
+            "INSERT INTO batches(dest, last_id, name) VALUES (?,?,?)", (dest, last_id, batch)))
 
-    async def delivered(self, ids: list[int]) -> None:
-        await self.db.write(lambda c: c.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids]))
+    async def delivered(self, dest: str, last_id: int) -> None:
+        """Removes the rows of `dest` up to `last_id` (the oldest ones, just delivered) and their batch."""
+        def op(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM outbox WHERE dest=? AND id<=?", (dest, last_id))
+            c.execute("DELETE FROM batches WHERE dest=?", (dest,))
+        await self.db.write(op)
 
     async def outbox_size(self) -> int:
         return await self.db.read(lambda c: int(c.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]))
