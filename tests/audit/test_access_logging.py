@@ -85,3 +85,21 @@ def test_no_delivery_without_logging_permission(s3: Any) -> None:
     lines = wait_for(lambda: [ln for ln in _lines(s3, target, "access/") if ln["key"] == "k2"])
     assert all(ln["bucket"] == other for ln in lines)
     assert not [ln for ln in _lines(s3, target, "access/") if ln["bucket"] == source]
+
+
+def test_presigned_request_logged_without_its_signature(s3: Any) -> None:
+    import urllib.request
+    from urllib.parse import parse_qs, urlsplit
+    source = create_bucket(s3, "us-east-2")
+    target = create_bucket(s3, "us-east-2")
+    s3.put_bucket_policy(Bucket=target, Policy=_logging_policy(target, source))
+    s3.put_bucket_logging(Bucket=source, BucketLoggingStatus={"LoggingEnabled": {
+        "TargetBucket": target, "TargetPrefix": "access/"}})
+    s3.put_object(Bucket=source, Key="shared", Body=b"hello")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": source, "Key": "shared"}, ExpiresIn=300)
+    with urllib.request.urlopen(url) as r:
+        assert r.read() == b"hello"
+    signature = parse_qs(urlsplit(url).query)["X-Amz-Signature"][0]
+    line, = wait_for(lambda: [ln for ln in _lines(s3, target, "access/") if ln["operation"] == "REST.GET.OBJECT"])
+    assert line["auth"] == "QueryString" and "X-Amz-Signature=REDACTED" in line["request_uri"]
+    assert signature not in json.dumps(_lines(s3, target, "access/"))

@@ -186,3 +186,15 @@ def test_delivery_keys() -> None:
     assert access_log_key("logs/", None, "1", "us-east-2", "src", t, "ABC") == "logs/2015-08-01-02-10-00-ABC"
     assert access_log_key("logs/", {"PartitionedPrefix": {}}, "1", "us-east-2", "src", t, "ABC") == (
         "logs/1/us-east-2/src/2015/08/01/2015-08-01-02-10-00-ABC")
+
+
+def test_presigned_record_shows_parameters_not_signature() -> None:
+    p = Principal(ACCT, f"arn:aws:iam::{ACCT}:root", "Root", "AKIA1")
+    uri = ("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA1%2F20250310%2Fus-east-2%2Fs3%2Faws4_request"
+           "&X-Amz-Date=20250310T140211Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=deadbeef"
+           "&X-Amz-Security-Token=sessiontoken")
+    rec = build_record(_call(p, operation="GetObject", uri=uri, presigned=True, output=None), ACCT)
+    rp = rec["requestParameters"]
+    assert rp["X-Amz-Credential"] == "AKIA1/20250310/us-east-2/s3/aws4_request" and rp["X-Amz-Expires"] == "300"
+    assert "deadbeef" not in json.dumps(rec) and "sessiontoken" not in json.dumps(rec)
+    assert rec["additionalEventData"]["AuthenticationMethod"] == "QueryString"

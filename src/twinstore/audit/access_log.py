@@ -49,6 +49,14 @@ def _quoted(v: str) -> str:
     return '"' + (v.replace('"', '\\"') if v else "-") + '"'
 
 
+_BEARER = re.compile(r"((?:^|[?&])(?:X-Amz-Signature|X-Amz-Security-Token|Signature)=)[^&]*", re.I)
+
+
+def _redact(uri: str) -> str:
+    """A presigned URL is a bearer credential until it expires: its signature and session token stay out."""
+    return _BEARER.sub(r"\1REDACTED", uri) if "?" in uri else uri
+
+
 def log_time(time_us: int) -> str:
     t = datetime.datetime.fromtimestamp(time_us / 1e6, datetime.timezone.utc)
     return t.strftime("[%d/%b/%Y:%H:%M:%S +0000]")
@@ -67,7 +75,7 @@ def access_log_line(call: CallRecord, bucket_owner: str, host_id: str) -> str:
     """One line; fields separated by spaces, `-` for none."""
     headers = call.headers or {}
     out = call.output or {}
-    request_line = f"{call.method} {call.uri} HTTP/1.1" if call.method else "-"
+    request_line = f"{call.method} {_redact(call.uri)} HTTP/1.1" if call.method else "-"
     sent = call.bytes_out if call.method != "HEAD" else 0
     size: Any = None
     if call.operation in ("PutObject", "UploadPart"):

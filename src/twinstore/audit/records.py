@@ -25,6 +25,8 @@ _S3_PARAM_HEADERS = frozenset({
     "x-amz-copy-source", "x-amz-metadata-directive", "x-amz-tagging-directive", "x-amz-bypass-governance-retention",
     "x-amz-object-lock-mode", "x-amz-object-lock-legal-hold", "x-amz-mfa", "x-amz-expected-bucket-owner",
     "x-amz-server-side-encryption-bucket-key-enabled"})
+_PRESIGN_SHOWN = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+                            "X-Amz-SignedHeaders"})
 _S3_RESPONSE_HEADERS = frozenset({
     "x-amz-version-id", "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
     "x-amz-server-side-encryption-customer-algorithm", "x-amz-delete-marker", "x-amz-expiration",
@@ -165,9 +167,11 @@ def _s3_fields(rec: dict[str, Any], call: CallRecord, ec: EventClass, headers: d
     params.update(s3_header_members("s3", call.operation, call.params, output=False, wanted=_S3_PARAM_HEADERS))
     _, _, query = call.uri.partition("?")
     for part in query.split("&") if query else ():
-        name, eq, _ = part.partition("=")
+        name, eq, value = part.partition("=")
         if not eq and name and not name.lower().startswith("x-amz-"):
             params.setdefault(unquote(name), "")  # subresources as S3 shows them: "versioning": "", "tagging": ""
+        elif name in _PRESIGN_SHOWN:  # a presigned URL's parameters, never its signature or session token
+            params[name] = unquote(value)
     rec["requestParameters"] = params
     response = None
     if not call.error_code and not ec.read_only:
