@@ -207,3 +207,22 @@ def test_failed_delivery_is_retried_until_allowed(s3: Any, ct: Any) -> None:
     rec, = records_for(s3, logs, lambda r: r["requestParameters"].get("key") == "while-denied")
     assert rec["eventName"] == "PutObject"
     assert "LatestDeliveryError" not in ct.get_trail_status(Name=name)
+
+
+def test_trails_are_regional(s3: Any, ct: Any, west: Any) -> None:
+    w3, wct = west.client(), west.client("cloudtrail")
+    logs = logging_bucket(w3, "us-west-2")
+    west_bucket = create_bucket(w3, "us-west-2")
+    east_bucket = create_bucket(s3, "us-east-2")
+    name = unique_bucket("trail")
+    wct.create_trail(Name=name, S3BucketName=logs)
+    wct.put_event_selectors(TrailName=name, EventSelectors=[{
+        "ReadWriteType": "WriteOnly", "IncludeManagementEvents": False,
+        "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}]}])  # every bucket
+    wct.start_logging(Name=name)
+    s3.put_object(Bucket=east_bucket, Key="east-write", Body=b"1")  # served by us-east-2: not this trail's
+    w3.put_object(Bucket=west_bucket, Key="west-write", Body=b"1")
+    recs = records_for(w3, logs, lambda r: r["requestParameters"].get("key") == "west-write")
+    assert recs[0]["awsRegion"] == "us-west-2"
+    assert not [r for r in records_for(w3, logs, lambda r: True) if r["requestParameters"].get("key") == "east-write"]
+    assert name not in [t["Name"] for t in ct.describe_trails()["trailList"]]  # us-east-2 does not have it
