@@ -62,6 +62,7 @@ def test_access_log_lines_delivered(s3: Any, east: Any) -> None:
     assert p["request_uri"].startswith(f"PUT /{source}/photos/a%20b.png") and p["request_uri"].endswith(" HTTP/1.1")
     assert p["status"] == "200" and p["error"] == "-" and p["size"] == "100" and p["version"] == put["VersionId"]
     assert p["sigv"] == "SigV4" and p["auth"] == "AuthHeader" and p["host"] == f"127.0.0.1:{east.port}"
+    assert p["host_id"] == put["ResponseMetadata"]["HTTPHeaders"]["x-amz-id-2"]
     assert re.fullmatch(r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000", p["time"])
     g = by_op[("REST.GET.OBJECT", "photos/a%20b.png")]
     assert g["sent"] == "100" and g["status"] == "200"

@@ -51,7 +51,7 @@ def test_put_object_by_root_golden_record(s3: Any, ct: Any, east: Any) -> None:
     assert extra["AuthenticationMethod"] == "AuthHeader"
     assert extra["bytesTransferredIn"] == 1234
     assert extra["bytesTransferredOut"] == 0
-    assert extra["x-amz-id-2"]
+    assert extra["x-amz-id-2"] == put["ResponseMetadata"]["HTTPHeaders"]["x-amz-id-2"]
     assert rec["requestID"] == put["ResponseMetadata"]["RequestId"]
     assert re.fullmatch(r"[0-9a-f-]{36}", rec["eventID"])
     assert rec["readOnly"] is False

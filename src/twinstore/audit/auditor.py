@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 import orjson
 
 from ..protocol.errors import AWSError
+from ..protocol.hostid import host_id as s3_host_id
 from ..protocol.timefmt import now_us
 from ..s3.service import S3Service
 from . import s3write
@@ -28,7 +29,7 @@ from .access_log import access_log_line
 from .events import EVENT_NAMES, EventClass, classify, event_source
 from .layout import access_log_key, trail_log_key, trail_log_stream, unique_string
 from .policy import Checker, service_allowed
-from .records import build_record, host_id
+from .records import build_record
 from .selectors import advanced_matches, basic_matches
 from .store import AuditStore, HistoryRow
 
@@ -223,7 +224,7 @@ class Auditor:
                         dests.append("cwl:" + t.name)
             access = self._access_dest(call)
             if access:
-                outbox.append((access, call.time_us, access_log_line(call, self.account_id, host_id())))
+                outbox.append((access, call.time_us, access_log_line(call, self.account_id, s3_host_id(call.request_id))))
             if not dests and not ec.management:
                 continue
             rec = build_record(call, self.account_id, ec)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import datetime
 import random
 from urllib.parse import unquote
 from typing import TYPE_CHECKING, Any
 
 from ..auth.principal import Principal
+from ..protocol.hostid import host_id as s3_host_id
 from .events import EventClass, classify, event_source
 from .redact import api_parameters, api_response, s3_header_members
 
@@ -107,10 +107,6 @@ def session_context(p: Principal) -> dict[str, Any]:
     return ctx
 
 
-def host_id() -> str:
-    return base64.b64encode(random.getrandbits(384).to_bytes(48, "big")).decode()
-
-
 def build_record(call: CallRecord, recipient_account: str, ec: EventClass | None = None) -> dict[str, Any]:
     """One CloudTrail record for one call. Secrets never enter: request headers are picked from an allow list,
     model members marked sensitive are hidden or dropped."""
@@ -192,7 +188,7 @@ def _s3_fields(rec: dict[str, Any], call: CallRecord, ec: EventClass, headers: d
         extra["SSEApplied"] = kind if requested else "Default_" + kind
     if p.type != "Anonymous":
         extra["AuthenticationMethod"] = "QueryString" if call.presigned else "AuthHeader"
-    extra["x-amz-id-2"] = host_id()
+    extra["x-amz-id-2"] = s3_host_id(call.request_id)
     extra["bytesTransferredOut"] = call.bytes_out if call.operation == "GetObject" and not call.error_code else 0
     rec["additionalEventData"] = extra
 

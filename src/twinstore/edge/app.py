@@ -8,7 +8,6 @@ Errors anywhere become AWS error bodies (no body on HEAD) with x-amz-request-id 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -22,6 +21,7 @@ from ..auth.principal import Principal
 from ..auth.request import ApiRequest, ApiService, CallRecord, CallSink
 from ..iam.authority import Iam
 from ..protocol.errors import AWSError, error_xml
+from ..protocol.hostid import host_id
 from ..protocol.model import operation as op_model
 from ..protocol.request import RequestParser
 from ..protocol.routing import consumed_query, route, subresources
@@ -339,7 +339,7 @@ class TwinstoreApp:
             await send({"type": "http.response.start", "status": err.status, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
-        body = error_xml(err, request_id, _host_id())
+        body = error_xml(err, request_id, host_id(request_id))
         headers += [(b"content-type", b"application/xml"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": err.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -357,12 +357,8 @@ class TwinstoreApp:
 
 
 def _base_headers(request_id: str) -> list[tuple[bytes, bytes]]:
-    return [(b"x-amz-request-id", request_id.encode()), (b"x-amz-id-2", _host_id().encode()),
+    return [(b"x-amz-request-id", request_id.encode()), (b"x-amz-id-2", host_id(request_id).encode()),
             (b"server", b"twinstore")]
-
-
-def _host_id() -> str:
-    return base64.b64encode(random.getrandbits(192).to_bytes(24, "big")).decode()
 
 
 def _parse_query(raw: str) -> dict[str, str]:
