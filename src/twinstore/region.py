@@ -22,6 +22,7 @@ from .audit.api import CloudTrailService
 from .audit.auditor import Auditor
 from .audit.iamcheck import iam_checker, iam_role_check
 from .auth.credentials import CredentialDirectory, load_root_account
+from .auth.principal import Principal
 from .auth.request import ApiService
 from .blob.files import BlobStore
 from .edge.app import TwinstoreApp
@@ -94,8 +95,11 @@ class Region:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
         services: dict[str, ApiService] = {"iam": IamService(self.iam), "sts": StsService(self.iam),
                                            "logs": self.logs,
-                                           "cloudtrail": CloudTrailService(self.auditor, self._log_group_exists)}
+                                           "cloudtrail": CloudTrailService(self.auditor, self._log_group_exists, self._pass_role)}
         return services
+
+    def _pass_role(self, principal: Principal, role_arn: str, source_ip: str) -> None:
+        self.iam.pass_role(principal, role_arn, "cloudtrail.amazonaws.com", source_ip)
 
     async def _log_group_exists(self, name: str) -> bool:
         try:

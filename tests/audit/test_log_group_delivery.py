@@ -116,3 +116,37 @@ def test_log_group_and_role_validation(s3: Any, clients: tuple[Any, Any, Any]) -
     with pytest.raises(ct.exceptions.InvalidCloudWatchLogsRoleArnException):
         ct.create_trail(Name=unique_bucket("trail"), S3BucketName=logs_bucket, CloudWatchLogsLogGroupArn=group_arn,
                         CloudWatchLogsRoleArn=untrusted)
+
+
+def test_iam_user_needs_pass_role_for_the_log_group_role(s3: Any, east: Any,
+                                                         clients: tuple[Any, Any, Any]) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+    ct, logs, iam = clients
+    logs_bucket = logging_bucket(s3, "us-east-2")
+    group = f"CloudTrail/logs/{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=group)
+    group_arn = f"arn:aws:logs:us-east-2:{ACCOUNT_ID}:log-group:{group}:*"
+    role = _role(iam, group)
+    user = "trail-admin-" + uuid.uuid4().hex[:8]
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="ct", PolicyDocument=json.dumps({"Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "cloudtrail:*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    uct = boto3.client("cloudtrail", endpoint_url=east.endpoint, region_name="us-east-2",
+                       aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+
+    def attempt() -> str | None:
+        try:
+            uct.create_trail(Name=unique_bucket("trail"), S3BucketName=logs_bucket, CloudWatchLogsLogGroupArn=group_arn,
+                             CloudWatchLogsRoleArn=role)
+            return "created"
+        except ClientError as e:
+            code = e.response["Error"]["Code"]
+            if code == "AccessDenied" and "iam:PassRole" in e.response["Error"]["Message"]:
+                return "denied"
+            return None  # user, key or role not yet visible
+    assert wait_for(attempt, timeout=15) == "denied"
+    iam.put_user_policy(UserName=user, PolicyName="pass", PolicyDocument=json.dumps({"Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": role}]}))
+    assert wait_for(lambda: attempt() == "created" or None, timeout=15)

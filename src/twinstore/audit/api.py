@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any, Awaitable, Callable
 
+from ..auth.principal import Principal
 from ..auth.request import ApiRequest
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
@@ -36,9 +37,12 @@ def _err(code: str, message: str) -> AWSError:
 class CloudTrailService:
     service = "cloudtrail"
 
-    def __init__(self, auditor: Auditor, log_group_exists: Callable[[str], Awaitable[bool]] | None = None) -> None:
+    def __init__(self, auditor: Auditor, log_group_exists: Callable[[str], Awaitable[bool]] | None = None,
+                 pass_role: Callable[[Principal, str, str], None] | None = None) -> None:
+        """`pass_role(principal, role ARN, source IP)`: the caller's iam:PassRole check for the log-group role."""
         self.auditor = auditor
         self.log_group_exists = log_group_exists
+        self.pass_role = pass_role
 
     async def call(self, req: ApiRequest) -> dict[str, Any]:
         fn = OPS.get(req.operation)
@@ -161,6 +165,8 @@ async def create_trail(svc: CloudTrailService, req: ApiRequest) -> dict[str, Any
     svc._unsupported(p)
     bucket = p.get("S3BucketName", "")
     prefix = p.get("S3KeyPrefix") or ""
+    if p.get("CloudWatchLogsRoleArn") and svc.pass_role is not None:
+        svc.pass_role(req.principal, p["CloudWatchLogsRoleArn"], req.source_ip)
     await svc._check_destinations(bucket, prefix, p.get("CloudWatchLogsLogGroupArn"), p.get("CloudWatchLogsRoleArn"),
                                   name)
     config = {"Name": name, "S3BucketName": bucket, "S3KeyPrefix": prefix,
@@ -187,6 +193,8 @@ async def update_trail(svc: CloudTrailService, req: ApiRequest) -> dict[str, Any
               "CloudWatchLogsRoleArn"):
         if k in p:
             c[k] = p[k]
+    if p.get("CloudWatchLogsRoleArn") and svc.pass_role is not None:
+        svc.pass_role(req.principal, p["CloudWatchLogsRoleArn"], req.source_ip)
     await svc._check_destinations(c["S3BucketName"], c.get("S3KeyPrefix") or "", c.get("CloudWatchLogsLogGroupArn"),
                                   c.get("CloudWatchLogsRoleArn"), t.name)
     t.config = c
