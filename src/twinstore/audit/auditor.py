@@ -224,7 +224,8 @@ class Auditor:
                         dests.append("cwl:" + t.name)
             access = self._access_dest(call)
             if access:
-                outbox.append((access, call.time_us, access_log_line(call, self.account_id, s3_host_id(call.request_id))))
+                line = access_log_line(call, self.account_id, s3_host_id(call.request_id))
+                outbox.append((access, call.time_us, line))
             if not dests and not ec.management:
                 continue
             rec = build_record(call, self.account_id, ec)
