@@ -9,6 +9,7 @@ Deployment data directory layout (one per deployment, shared by its regions on o
     regions/<name>/logs.db      this region's CloudWatch Logs (log groups, streams, events)
     regions/<name>/audit.db     this region's trails, audit records awaiting delivery, event history
     regions/<name>/blobs/       this region's object data
+    regions/<name>/keys/        master keyring (0600), KMS keys
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .auth.credentials import CredentialDirectory, load_root_account
 from .auth.principal import Principal
 from .auth.request import ApiService
 from .blob.files import BlobStore
+from .crypto.keyring import MasterKeyring
 from .edge.app import TwinstoreApp
 from .edge.proxy import RegionProxy
 from .iam.authority import Iam
@@ -35,11 +37,14 @@ from .iam.tokens import TokenCodec, load_secret
 from .logs.service import LogsService
 from .logs.sqlite_backend import SqliteLogBackend
 from .logs.store import LogStore
+from .kms.keys import KeyStore
+from .kms.service import KmsService
 from .meta.sqlite.audit_store import SqliteAuditStore
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
 from .protocol.errors import AWSError
 from .s3.service import S3Service
+from .s3.sse import SSEConfig
 
 log = logging.getLogger("twinstore.region")
 
@@ -52,6 +57,9 @@ class RegionConfig:
     data_dir: str  # the deployment directory
     account_id: str | None = None
     public_endpoint: str | None = None
+    encrypt_at_rest: bool = True  # False only for benchmarks
+    master_key_file: str | None = None
+    sse_c_over_http: str = "loopback"  # never | loopback | always
     # audit records reach trail destinations this long after the call (AWS: about 5 minutes)
     audit_delivery_seconds: float = float(os.environ.get("TWINSTORE_AUDIT_DELIVERY_SECONDS", "1.0"))
 
@@ -68,12 +76,16 @@ class Region:
     def __init__(self, cfg: RegionConfig) -> None:
         self.cfg = cfg
         os.makedirs(cfg.region_dir, mode=0o700, exist_ok=True)
+        self.lock = region_lock(cfg.region_dir)
         self.root = load_root_account(cfg.data_dir, cfg.account_id)
         self.global_store = SqliteGlobalStore(os.path.join(cfg.data_dir, "global.db"))
         self.store = SqliteRegionStore(os.path.join(cfg.region_dir, "meta.db"))
         self.blobs = BlobStore(cfg.region_dir)
+        self.keyring = MasterKeyring.load(cfg.region_dir, cfg.master_key_file)
+        self.kms = KmsService(KeyStore(cfg.region_dir, cfg.name, self.root.account_id, self.keyring))
+        sse = SSEConfig(self.keyring, self.kms, cfg.encrypt_at_rest, cfg.sse_c_over_http)
         self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
-                            endpoint=cfg.endpoint)
+                            endpoint=cfg.endpoint, sse=sse)
         self.log_store = LogStore(SqliteLogBackend(os.path.join(cfg.region_dir, "logs.db")), cfg.name,
                                   self.root.account_id)
         self.logs = LogsService(self.log_store)
@@ -84,7 +96,7 @@ class Region:
         self.auditor = Auditor(cfg.name, self.root.account_id, self.audit_store, self.s3, logs=self.log_store,
                                delivery_seconds=cfg.audit_delivery_seconds, policy_check=iam_checker(self.iam),
                                role_check=iam_role_check(self.iam, cfg.name, self.root.account_id))
-        self.s3.principal_exists = self.iam.principal_exists
+        self.s3.principal_ids = self.iam.principal_ids
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
         self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root, self.iam.lookup), lambda: self._regions,
@@ -94,8 +106,9 @@ class Region:
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
         services: dict[str, ApiService] = {"iam": IamService(self.iam), "sts": StsService(self.iam),
-                                           "logs": self.logs,
-                                           "cloudtrail": CloudTrailService(self.auditor, self._log_group_exists, self._pass_role)}
+                                           "logs": self.logs, "kms": self.kms,
+                                           "cloudtrail": CloudTrailService(self.auditor, self._log_group_exists,
+                                                                           self._pass_role)}
         return services
 
     def _pass_role(self, principal: Principal, role_arn: str, source_ip: str) -> None:
@@ -109,6 +122,10 @@ class Region:
         return True
 
     async def start(self) -> None:
+        missing = await self.store.master_key_ids() - set(self.keyring.keys)
+        if missing:  # never serve (or write) with a keyring that cannot open existing data
+            raise RuntimeError(f"master keys {', '.join(sorted(missing))} are not in the keyring; restore "
+                               f"{self.keyring.path or 'TWINSTORE_MASTER_KEY'} before starting this region")
         await self.reconcile_namespace()
         removed = self.blobs.collect_garbage(await self.store.referenced_blob_ids())
         if removed:
@@ -149,6 +166,20 @@ class Region:
         await self.global_store.close()
         await self.iam.store.close()
         self.blobs.close()
+        os.close(self.lock)
+
+
+def region_lock(region_dir: str, wait: bool = False) -> int:
+    """An exclusive lock on the region directory, held by its process while it runs (so that `twinstore keys
+    rotate` never changes keys under a running region). Raises BlockingIOError if another holds it."""
+    import fcntl
+    fd = os.open(os.path.join(region_dir, "region.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def serve(cfg: RegionConfig, log_level: str = "warning") -> None:

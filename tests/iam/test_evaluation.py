@@ -301,3 +301,29 @@ def test_principal_tag_condition(east: Any, iam: Any) -> None:
         user.client(east).get_object(Bucket=bucket, Key="k")
     iam.tag_user(UserName=user.name, Tags=[{"Key": "Team", "Value": "storage"}])
     assert user.client(east).get_object(Bucket=bucket, Key="k")["Body"].read() == b"data"
+
+
+def test_permissions_boundary_limits_identity_grants(east: Any, iam: Any) -> None:
+    bucket = _shared(east)
+    boundary = iam.create_policy(PolicyName=uname("boundary"), PolicyDocument=doc(
+        allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*")))["Policy"]["Arn"]
+    user = make_user(iam, allow("s3:*"))
+    client = user.client(east)
+    client.list_objects_v2(Bucket=bucket)
+    iam.put_user_permissions_boundary(UserName=user.name, PermissionsBoundary=boundary)
+    assert iam.get_user(UserName=user.name)["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+    assert iam.get_policy(PolicyArn=boundary)["Policy"]["PermissionsBoundaryUsageCount"] == 1
+    assert client.get_object(Bucket=bucket, Key="k")["Body"].read() == b"data"  # allowed by both
+    with pytest.raises(ClientError) as exc:
+        client.list_objects_v2(Bucket=bucket)  # identity allows, boundary does not
+    assert code(exc) == "AccessDenied"
+    with pytest.raises(ClientError) as exc:
+        iam.delete_policy(PolicyArn=boundary)
+    assert code(exc) == "DeleteConflict"
+    iam.delete_user_permissions_boundary(UserName=user.name)
+    client.list_objects_v2(Bucket=bucket)
+    with pytest.raises(ClientError) as exc:
+        iam.create_role(RoleName=uname("b"), AssumeRolePolicyDocument=doc({
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}),
+            PermissionsBoundary=f"arn:aws:iam::{ACCOUNT_ID}:policy/{uname('nope')}")
+    assert code(exc) == "NoSuchEntity"

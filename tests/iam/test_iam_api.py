@@ -325,3 +325,18 @@ def test_trust_policy_must_name_existing_principals(iam: Any) -> None:
             "Effect": "Allow", "Principal": {"AWS": ghost}, "Action": "sts:AssumeRole"}))
     assert code(exc) == "MalformedPolicyDocument"
     assert exc.value.response["Error"]["Message"] == f'Invalid principal in policy: "AWS":"{ghost}"'
+
+
+def test_iam_actions_act_on_the_entity_arn(iam: Any, east: Any) -> None:
+    from conftest import make_user
+    role = uname("scoped")
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST_S3)["Role"]["Arn"]
+    pol = iam.create_policy(PolicyName=uname("scoped-p"), PolicyDocument=doc(allow("s3:GetObject")))["Policy"]["Arn"]
+    admin = make_user(iam, allow(["iam:AttachRolePolicy", "iam:DetachRolePolicy"], arn))
+    client = admin.client(east, "iam")
+    client.attach_role_policy(RoleName=role, PolicyArn=pol)
+    client.detach_role_policy(RoleName=role, PolicyArn=pol)
+    other = iam.create_role(RoleName=uname("other"), AssumeRolePolicyDocument=TRUST_S3)["Role"]["RoleName"]
+    with pytest.raises(ClientError) as exc:
+        client.attach_role_policy(RoleName=other, PolicyArn=pol)
+    assert code(exc) == "AccessDenied"

@@ -90,3 +90,37 @@ def test_acknowledged_iam_writes_survive_kill9() -> None:
     finally:
         dep.stop()
         shutil.rmtree(dep.data_dir, ignore_errors=True)
+
+
+def test_aws_cli_s3_as_an_iam_user(east: Any, iam: Any, tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from harness import base_env
+    bucket = create_bucket(east.client(), "us-east-2")
+    user = make_user(iam)
+    arn = iam.create_policy(PolicyName=uname("cli-s3"), PolicyDocument=doc(
+        allow(["s3:PutObject", "s3:GetObject"], f"arn:aws:s3:::{bucket}/*"),
+        allow("s3:ListBucket", f"arn:aws:s3:::{bucket}")))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName=user.name, PolicyArn=arn)
+    env = base_env()
+    env.update({"AWS_ENDPOINT_URL": east.endpoint, "AWS_REGION": "us-east-2", "AWS_DEFAULT_REGION": "us-east-2",
+                "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_PAGER": "",
+                "AWS_ACCESS_KEY_ID": user.access_key, "AWS_SECRET_ACCESS_KEY": user.secret_key})
+    src = tmp_path / "f.bin"
+    src.write_bytes(os.urandom(9 * 1024 * 1024))  # multipart upload through the CLI
+
+    def aws(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "awscli", *args], env=env, capture_output=True, text=True,
+                              timeout=300)
+    res = aws("s3", "cp", str(src), f"s3://{bucket}/f.bin")
+    assert res.returncode == 0, res.stderr
+    res = aws("s3", "ls", f"s3://{bucket}/")
+    assert res.returncode == 0 and "f.bin" in res.stdout
+    res = aws("s3", "cp", f"s3://{bucket}/f.bin", str(tmp_path / "back.bin"))
+    assert res.returncode == 0 and (tmp_path / "back.bin").read_bytes() == src.read_bytes()
+    res = aws("s3", "rm", f"s3://{bucket}/f.bin")
+    assert res.returncode != 0 and "AccessDenied" in res.stderr
+    res = aws("s3", "ls")
+    assert res.returncode != 0 and "AccessDenied" in res.stderr

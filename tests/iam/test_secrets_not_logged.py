@@ -29,3 +29,12 @@ def test_secrets_never_in_logs(east: Any, west: Any, iam: Any) -> None:
             text = f.read()
         for s in secrets:
             assert s not in text
+
+
+def test_secret_files_are_private(deployment: Any, iam: Any) -> None:
+    import os
+    import stat
+    make_user(iam)  # iam.db and its WAL exist
+    assert os.path.exists(os.path.join(deployment.data_dir, "iam.db-wal"))
+    for name in ("iam.db", "iam.db-wal", "sts-secret.key"):
+        assert stat.S_IMODE(os.stat(os.path.join(deployment.data_dir, name)).st_mode) == 0o600, name

@@ -130,3 +130,22 @@ def test_service_principal_credentials_are_granted_only_by_resource_policies(eas
         assert code(exc) == "AccessDenied"
     with pytest.raises(ClientError):
         s3.get_object(Bucket=logs, Key=key)
+
+
+def test_service_credentials_carry_source_arn_and_account(east: Any, deployment: Any) -> None:
+    root = east.client()
+    bucket = create_bucket(root, "us-east-2")
+    trail = f"arn:aws:cloudtrail:us-east-2:{ACCOUNT_ID}:trail/lab"
+    root.put_bucket_policy(Bucket=bucket, Policy=doc(
+        {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*", "Condition": {"StringEquals": {
+             "aws:SourceArn": trail, "aws:SourceAccount": ACCOUNT_ID}}}))
+
+    async def mint(i: Iam, source_arn: str) -> Credential:
+        return i.service_credential("cloudtrail.amazonaws.com", source_arn=source_arn, source_account=ACCOUNT_ID)
+    ok = with_iam(deployment.data_dir, lambda i: mint(i, trail))
+    session_client(east, _creds(ok)).put_object(Bucket=bucket, Key="k", Body=b"x")
+    other = with_iam(deployment.data_dir, lambda i: mint(i, trail + "-other"))
+    with pytest.raises(ClientError) as exc:
+        session_client(east, _creds(other)).put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert code(exc) == "AccessDenied"

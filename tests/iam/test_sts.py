@@ -179,3 +179,29 @@ def test_aws_cli_with_session_credentials(east: Any, iam: Any) -> None:
     res = subprocess.run([sys.executable, "-m", "awscli", "s3api", "list-buckets"], env=env,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode != 0 and "AccessDenied" in res.stderr
+
+
+def test_recreated_principals_do_not_inherit_policies(east: Any, iam: Any) -> None:
+    """Trust and bucket policies bind the unique id of the users they name at save time (AWS)."""
+    name = uname("recreated")
+    first = make_user(iam, name=name)
+    role = iam.create_role(RoleName=uname("bind"), AssumeRolePolicyDocument=trust_for(first.arn))["Role"]
+    bucket = create_bucket(east.client(), "us-east-2")
+    east.client().put_object(Bucket=bucket, Key="k", Body=b"x")
+    east.client().put_bucket_policy(Bucket=bucket, Policy=doc(allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*",
+                                                                    Principal={"AWS": first.arn})))
+    first.client(east, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="first")
+    first.client(east).get_object(Bucket=bucket, Key="k")
+    for k in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=name, AccessKeyId=k["AccessKeyId"])
+    iam.delete_user(UserName=name)
+    second = make_user(iam, name=name)
+    assert second.arn == first.arn
+    with pytest.raises(ClientError) as exc:
+        second.client(east, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="second")
+    assert code(exc) == "AccessDenied"
+    with pytest.raises(ClientError) as exc:
+        second.client(east).get_object(Bucket=bucket, Key="k")
+    assert code(exc) == "AccessDenied"
+    iam.update_assume_role_policy(RoleName=role["RoleName"], PolicyDocument=trust_for(second.arn))  # re-bind
+    second.client(east, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="second")

@@ -277,3 +277,32 @@ def test_aws_cli_logs(east: Any) -> None:
     bad = east.aws("logs", "put-retention-policy", "--log-group-name", name, "--retention-in-days", "2", check=False)
     assert bad.returncode != 0 and "InvalidParameterException" in bad.stderr
     east.aws("logs", "delete-log-group", "--log-group-name", name)
+
+
+def test_tags(logs: Any, group: str) -> None:
+    arn = f"arn:aws:logs:us-east-2:123456789012:log-group:{group}"
+    logs.tag_resource(resourceArn=arn, tags={"team": "lab", "env": "test"})
+    assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "lab", "env": "test"}
+    logs.untag_resource(resourceArn=arn, tagKeys=["env"])
+    assert logs.list_tags_log_group(logGroupName=group)["tags"] == {"team": "lab"}
+    logs.tag_log_group(logGroupName=group, tags={"x": "1"})
+    logs.untag_log_group(logGroupName=group, tags=["team"])
+    assert logs.list_tags_for_resource(resourceArn=arn + ":*")["tags"] == {"x": "1"}
+    with pytest.raises(ClientError) as e:
+        logs.list_tags_for_resource(resourceArn=arn + "-missing")
+    assert code(e) == "ResourceNotFoundException"
+    name = group + "-tagged"
+    logs.create_log_group(logGroupName=name, tags={"created": "with-tags"})
+    assert logs.list_tags_log_group(logGroupName=name)["tags"] == {"created": "with-tags"}
+
+
+def test_invalid_tokens_are_clear_errors(logs: Any, group: str) -> None:
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    for call in (lambda: logs.get_log_events(logGroupName=group, logStreamName="s", nextToken="garbage"),
+                 lambda: logs.filter_log_events(logGroupName=group, nextToken="garbage"),
+                 lambda: logs.filter_log_events(logGroupName=group, nextToken="eyJhIjoxfQ=="),
+                 lambda: logs.describe_log_streams(logGroupName=group, nextToken="eyJhIjoxfQ=="),
+                 lambda: logs.describe_log_groups(nextToken="NQ==")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "InvalidParameterException"

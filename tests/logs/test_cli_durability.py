@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,27 @@ from .conftest import now_ms, rows, run_query
 def twinstore(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "twinstore.cli.main", *args], env=base_env(), capture_output=True,
                           text=True, timeout=120)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_logs_query_cli(deployment: Deployment, logs: Any) -> None:
@@ -61,7 +83,8 @@ def test_logs_query_cli(deployment: Deployment, logs: Any) -> None:
     assert wrong_region.returncode != 0 and "not part of the deployment" in wrong_region.stderr
 
 
-def test_acknowledged_events_survive_kill9() -> None:
+def test_acknowledged_events_survive_kill9(monkeypatch: Any) -> None:
+    monkeypatch.setenv("TWINSTORE_LOGS_ENCODERS", "1")  # large batches encoded in the helper process
     dep = Deployment(("us-east-2",)).start()
     try:
         region = dep["us-east-2"]
@@ -69,19 +92,29 @@ def test_acknowledged_events_survive_kill9() -> None:
         logs.create_log_group(logGroupName="durable")
         logs.create_log_stream(logGroupName="durable", logStreamName="s")
         t = now_ms() - 60_000
-        for b in range(5):
+        for b in range(5):  # 4 small batches (encoded in a thread), one of 300 (in the helper process)
+            size = 300 if b == 4 else 100
             logs.put_log_events(logGroupName="durable", logStreamName="s", logEvents=[
-                {"timestamp": t + b * 100 + i, "message": json.dumps({"batch": b, "i": i})} for i in range(100)])
+                {"timestamp": t + b * 1000 + i, "message": json.dumps({"batch": b, "i": i})} for i in range(size)])
         logs.put_retention_policy(logGroupName="durable", retentionInDays=7)
+        assert region.proc is not None
+        helpers = children(region.proc.pid)
+        assert helpers, "the 300-event batch should have started an encoding process"
         region.kill9()
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in helpers):  # helpers leave with their region, even after kill -9
+            assert time.monotonic() < deadline, "encoding process outlived its killed region"
+            time.sleep(0.1)
         region.start()
         logs = region.client("logs")
         g = logs.describe_log_groups(logGroupNamePrefix="durable")["logGroups"][0]
         assert g["retentionInDays"] == 7 and g["storedBytes"] > 0
         assert rows(run_query(logs, "durable", "stats count(*) as n, count_distinct(batch) as b")) == [
-            {"n": "500", "b": "5"}]
+            {"n": "700", "b": "5"}]
+        assert rows(run_query(logs, "durable", "filter batch = 4 and i >= 298 | fields i | sort i")) == [
+            {"i": "298"}, {"i": "299"}]
         events = logs.get_log_events(logGroupName="durable", logStreamName="s", startFromHead=True)["events"]
-        assert len(events) == 500 and json.loads(events[-1]["message"]) == {"batch": 4, "i": 99}
+        assert len(events) == 700 and json.loads(events[-1]["message"]) == {"batch": 4, "i": 299}
     finally:
         dep.stop()
         shutil.rmtree(dep.data_dir, ignore_errors=True)

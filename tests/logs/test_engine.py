@@ -23,9 +23,9 @@ GROUP = "insights/engine"
 class ListSource:
     """Each (stream, hour) batch of EVENTS is one chunk, as PutLogEvents batches are in the store."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: list[tuple[int, str, Any]] = EVENTS) -> None:
         batches: dict[tuple[str, int], list[tuple[int, str]]] = {}
-        for off, stream, msg in EVENTS:
+        for off, stream, msg in events:
             text = msg if isinstance(msg, str) else json.dumps(msg)
             batches.setdefault((stream, off // 3_600_000), []).append((T0 + off, text))
         self.chunks_ = [(stream, evs) for (stream, _), evs in batches.items()]
@@ -57,11 +57,11 @@ class ListSource:
         return f"ptr{event_id}"
 
 
-def run(query: str, vector: bool = True) -> list[dict[str, str]]:
+def run(query: str, vector: bool = True, source: ListSource | None = None) -> list[dict[str, str]]:
     plan = prepare(parse_query(query))
     if not vector:
         plan.vfilters, plan.vstats = None, None
-    res = execute(plan, ListSource())
+    res = execute(plan, source or ListSource())
     return [{c["field"]: c["value"] for c in row if c["field"] != "@ptr"} for row in res.rows]
 
 
@@ -105,3 +105,19 @@ def test_rejected_queries(query: str, message: str) -> None:
     with pytest.raises((QuerySyntaxError, ValueError)) as e:
         prepare(parse_query(query))
     assert message in str(e.value)
+
+
+def test_many_chunks_sort_bound_and_streaming_stats() -> None:
+    # 20 hourly chunks of 300 events: sorts keep only what the limit shows, stats aggregate chunk by chunk
+    events = [(h * 3_600_000 + i, "s", {"n": (h * 300 + i) * 7919 % 6000, "g": f"g{i % 3}"})
+              for h in range(20) for i in range(300)]
+    src = ListSource(events)
+    ns = sorted((m["n"] for _, _, m in events), reverse=True)
+    for vector in (True, False):
+        assert run("sort n desc | limit 3 | display n", vector, src) == [{"n": str(v)} for v in ns[:3]]
+        assert run("filter n >= 0 | sort n asc | limit 2 | display n", vector, src) == [{"n": "0"}, {"n": "1"}]
+        got = run("stats avg(n) as a, count(*) as c, max(n) as mx by g | sort g", vector, src)
+        for row, g in zip(got, ("g0", "g1", "g2")):
+            vals = [m["n"] for _, _, m in events if m["g"] == g]
+            assert row == {"g": g, "a": str(sum(vals) / len(vals)).removesuffix(".0"), "c": str(len(vals)),
+                           "mx": str(max(vals))}

@@ -38,23 +38,24 @@ class Authorizer:
         self.iam = iam
         self.s3 = s3
 
-    def bucket_policy(self, bucket: str | None, principal: Principal) -> Policy | None:
+    def bucket_policy(self, bucket: str | None, principal: Principal) -> tuple[Policy | None, dict[str, str] | None]:
+        """The bucket's policy (compiled, cached by text) and the principal ids it was bound to when saved."""
         if not bucket:
-            return None
+            return None, None
         b = self.s3.store.cached_bucket(bucket)
         if b is None:
-            return None
+            return None, None
         text = b.configs.get("policy")
         if not text:
-            return None
+            return None, None
         try:
             policy = compile_policy(text, RESOURCE)
         except PolicyError:
-            return None
+            return None, None
         if principal.type == "Anonymous" and (b.configs.get("publicAccessBlock") or {}).get("RestrictPublicBuckets") \
                 and is_public(policy):
-            return None  # RestrictPublicBuckets: public grants serve only the owner account and AWS services
-        return policy
+            return None, None  # RestrictPublicBuckets: public grants serve only the owner account and AWS services
+        return policy, b.configs.get("policyPrincipalIds")
 
     async def s3_request(self, principal: Principal, operation: str, bucket: str | None, key: str | None,
                          params: Mapping[str, Any], headers: Mapping[str, str], query: Mapping[str, str],
@@ -62,17 +63,17 @@ class Authorizer:
                          ) -> Callable[[str, str], None] | None:
         """Raises AccessDenied unless every action the request needs is allowed; returns the per-resource check
         handlers use for further resources (DeleteObjects' keys)."""
-        policy = self.bucket_policy(bucket, principal)
+        policy, bound = self.bucket_policy(bucket, principal)
         if principal.is_root and (policy is None or operation in _POLICY_OPS):
             return None  # the account root: everything (bucket-policy denies aside; never locked out of the policy)
         keys = actions.S3Keys(principal, headers, query, source_ip, secure, self.s3.region, self.s3.account_id,
                               presigned)
         for action, resource in actions.checks(operation, bucket, key, params, headers):
-            pol = policy
+            pol, pol_bound = policy, bound
             if not resource.startswith(f"arn:aws:s3:::{bucket}/") and resource != f"arn:aws:s3:::{bucket}":
-                pol = self.bucket_policy(resource[len("arn:aws:s3:::"):].partition("/")[0], principal) \
-                    if resource.startswith("arn:aws:s3:::") else None
-            d = self.iam.decide(principal, action, resource, keys, pol)
+                pol, pol_bound = self.bucket_policy(resource[len("arn:aws:s3:::"):].partition("/")[0], principal) \
+                    if resource.startswith("arn:aws:s3:::") else (None, None)
+            d = self.iam.decide(principal, action, resource, keys, pol, pol_bound)
             if d != ALLOW:
                 if bucket and operation not in ("CreateBucket", "ListBuckets") \
                         and self.s3.store.cached_bucket(bucket) is None:
@@ -83,7 +84,7 @@ class Authorizer:
             self.iam.pass_role(principal, role, "s3.amazonaws.com", source_ip)
 
         def check(action: str, resource: str) -> None:
-            d = self.iam.decide(principal, action, resource, keys, policy)
+            d = self.iam.decide(principal, action, resource, keys, policy, bound)
             if d != ALLOW:
                 raise denied(principal, action, resource, d)
         return check
@@ -95,7 +96,7 @@ class Authorizer:
             return err
         keys = actions.S3Keys(principal, headers, query, source_ip, secure, self.s3.region, self.s3.account_id)
         arn = actions.bucket_arn(bucket)
-        if self.iam.decide(principal, "s3:ListBucket", arn, keys, self.bucket_policy(bucket, principal)) == ALLOW:
+        if self.iam.decide(principal, "s3:ListBucket", arn, keys, *self.bucket_policy(bucket, principal)) == ALLOW:
             return err
         return denied(principal, "s3:ListBucket", arn, "")
 

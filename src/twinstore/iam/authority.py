@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..auth.principal import Credential, Principal
 from ..protocol.errors import AWSError
@@ -15,11 +15,11 @@ from .conditions import PolicyError
 from .errors import access_denied
 from .evaluate import ALLOW, DENY, decide
 from .model import GROUP, ROLE, USER, Entity, IamState, aws_managed_policies, new_id
-from .policy import IDENTITY, TRUST, Policy, compile_policy
+from .policy import IDENTITY, TRUST, Policy, compile_policy, named_principals
 from .store import IamStore
 from .tokens import Session, TokenCodec, TokenError
 
-Identity = tuple[tuple[Policy, ...], Policy | None]  # identity policies, session policy
+Identity = tuple[tuple[Policy, ...], Policy | None, Policy | None]  # identity policies, session policy, boundary
 
 
 class RequestKeys:
@@ -54,6 +54,9 @@ class RequestKeys:
         if key in ("aws:currenttime", "aws:epochtime"):
             t = self.now_us if self.now_us is not None else now_us()
             return [iso8601(t)] if key == "aws:currenttime" else [str(t // 1_000_000)]
+        if key in ("aws:sourcearn", "aws:sourceaccount") and p.extra:
+            v = p.extra.get(key[4:])
+            return [v] if v else None
         if key.startswith("aws:principaltag/") and p.extra:
             v = p.extra.get("tag:" + key[len("aws:principaltag/"):])
             return [v] if v is not None else None
@@ -133,7 +136,8 @@ class Iam:
         if self.clock() >= s.expires_us:
             raise AWSError("ExpiredToken", "The provided token has expired.")
         if not s.role_arn:  # an AWS service principal itself (service_credential)
-            p = Principal("", s.source_identity, "AWSService", access_key_id, s.source_identity)
+            p = Principal("", s.source_identity, "AWSService", access_key_id, s.source_identity,
+                          extra=_source_extra(s))
             return Credential(access_key_id, self.codec.secret_for(access_key_id), p, token, s.expires_us)
         p = session_principal(self.account_id, s, token)
         role = self.state.entity(ROLE, p.extra["role_name"])
@@ -151,15 +155,19 @@ class Iam:
         st = self.state
         docs: list[str] = []
         session_policy: Policy | None = None
+        boundary = ""
         if p.type == "IAMUser":
             name = p.extra["user_name"]
-            docs += self._docs_of(USER, name)
+            user = st.entity(USER, name)
+            boundary = user.boundary if user is not None else ""
+            docs += self.docs_of(USER, name)
             for g in st.groups_of(name):
-                docs += self._docs_of(GROUP, g)
+                docs += self.docs_of(GROUP, g)
         elif p.type == "AssumedRole":
             role = st.entity(ROLE, p.extra["role_name"])
             if role is not None and role.id == p.extra.get("role_id"):
-                docs += self._docs_of(ROLE, role.name)
+                docs += self.docs_of(ROLE, role.name)
+                boundary = role.boundary
             if p.extra.get("policy"):
                 session_policy = compile_policy(p.extra["policy"], IDENTITY)
         compiled = []
@@ -168,13 +176,15 @@ class Iam:
                 compiled.append(compile_policy(d, IDENTITY))
             except PolicyError:
                 continue  # stored documents were validated; never let one break every request
-        got = (tuple(compiled), session_policy)
+        boundary_doc = self.policy(boundary) if boundary else None
+        got = (tuple(compiled), session_policy,
+               compile_policy(boundary_doc.document, IDENTITY) if boundary_doc is not None else None)
         if len(self._identity) > 10000:
             self._identity = {}
         self._identity[ck] = got
         return got
 
-    def _docs_of(self, kind: str, name: str) -> list[str]:
+    def docs_of(self, kind: str, name: str) -> list[str]:
         st = self.state
         out = list(st.inline.get((kind, name.lower()), {}).values())
         for arn in st.attached.get((kind, name.lower()), []):
@@ -184,11 +194,13 @@ class Iam:
         return out
 
     def decide(self, p: Principal, action: str, resource: str, keys: RequestKeys,
-               resource_policy: Policy | None = None) -> str:
+               resource_policy: Policy | None = None, bound: Mapping[str, str] | None = None) -> str:
+        """`bound`: the resource policy's principal ARNs -> unique ids when it was saved (`principal_ids`)."""
         if p.type == "Root" and resource_policy is None:
             return ALLOW
-        identity, session = self.identity_of(p) if p.type in ("IAMUser", "AssumedRole") else ((), None)
-        return decide(p, action, resource, keys, identity, resource_policy, session)
+        identity, session, boundary = self.identity_of(p) if p.type in ("IAMUser", "AssumedRole") \
+            else ((), None, None)
+        return decide(p, action, resource, keys, identity, resource_policy, session, boundary, bound)
 
     def check(self, p: Principal, action: str, resource: str, keys: RequestKeys | None = None,
               resource_policy: Policy | None = None) -> None:
@@ -207,18 +219,30 @@ class Iam:
         self.check(p, "iam:PassRole", role_arn, keys)
 
     # ---- sessions -----------------------------------------------------------------------------------------
-    def principal_exists(self, arn: str) -> bool:
-        """Whether a principal ARN a policy names exists: users and roles of this account are looked up; other
-        accounts and session ARNs cannot be checked here and are accepted."""
+    def principal_id(self, arn: str) -> str | None:
+        """The unique id of a user or role ARN of this account a policy names; "" for principals that cannot
+        be checked here (other accounts, roots, sessions); None when it does not exist."""
         parts = arn.split(":", 5)
         if len(parts) != 6 or parts[4] != self.account_id or parts[2] != "iam":
-            return True
+            return ""
         resource = parts[5]
         for kind in (USER, ROLE):
             if resource.startswith(kind + "/"):
                 e = self.state.entity(kind, resource.rsplit("/", 1)[-1])
-                return e is not None and e.arn == arn
-        return resource == "root"
+                return e.id if e is not None and e.arn == arn else None
+        return "" if resource == "root" else None
+
+    def principal_ids(self, policy: Policy) -> dict[str, str]:
+        """What a resource or trust policy binds at save time: named user/role ARN -> unique id. Raises
+        PolicyError for a principal that does not exist."""
+        out: dict[str, str] = {}
+        for arn in named_principals(policy):
+            pid = self.principal_id(arn)
+            if pid is None:
+                raise PolicyError(f'Invalid principal in policy: "AWS":"{arn}"')
+            if pid:
+                out[arn] = pid
+        return out
 
     def role_by_arn(self, role_arn: str) -> Entity | None:
         parts = role_arn.split(":", 5)
@@ -237,13 +261,16 @@ class Iam:
                           session_token=token, expires_us=s.expires_us)
         return s, cred
 
-    def service_credential(self, service: str, duration_s: int = 3600) -> Credential:
+    def service_credential(self, service: str, duration_s: int = 3600, source_arn: str = "",
+                           source_account: str = "") -> Credential:
         """Credentials of an AWS service principal itself (e.g. `cloudtrail.amazonaws.com` delivering logs):
-        no identity policies, so only resource policies naming `{"Service": service}` grant it anything."""
+        no identity policies, so only resource policies naming `{"Service": service}` grant it anything.
+        `source_arn`/`source_account` (e.g. the trail) become the aws:SourceArn / aws:SourceAccount keys."""
         akid = new_id("session", 20)
-        s = Session(akid, "", "", service.lower(), self.clock() + duration_s * 1_000_000, service.lower())
+        s = Session(akid, "", "", service.lower(), self.clock() + duration_s * 1_000_000, service.lower(),
+                    source_arn=source_arn, source_account=source_account)
         token = self.codec.encode(s)
-        p = Principal("", service.lower(), "AWSService", akid, service.lower())
+        p = Principal("", service.lower(), "AWSService", akid, service.lower(), extra=_source_extra(s))
         return Credential(akid, self.codec.secret_for(akid), p, session_token=token, expires_us=s.expires_us)
 
     async def service_session(self, role_arn: str, service: str = "s3.amazonaws.com",
@@ -261,6 +288,10 @@ class Iam:
             raise access_denied(service, "sts:AssumeRole", role_arn)
         return self.new_session(role, f"{service.split('.')[0]}-{int(time.time())}", duration_s,
                                 source=service.lower())[1]
+
+
+def _source_extra(s: Session) -> dict[str, str]:
+    return {k: v for k, v in (("sourcearn", s.source_arn), ("sourceaccount", s.source_account)) if v}
 
 
 def _tag_extra(e: Entity) -> dict[str, str]:

@@ -8,7 +8,7 @@ The account root is not limited by identity policies, but an explicit Deny in a 
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 from ..auth.principal import Principal
 from .conditions import KeySource
@@ -17,36 +17,54 @@ from .policy import ACCOUNT_MATCH, DIRECT_MATCH, Policy, substituter
 ALLOW, DENY, IMPLICIT_DENY = "Allow", "Deny", "ImplicitDeny"
 
 
-def decide(principal: Principal, action: str, resource: str, keys: KeySource, identity: Sequence[Policy],
-           resource_policy: Policy | None = None, session_policy: Policy | None = None) -> str:
-    subst = substituter(keys)
-    action = action.lower()
-    identity_allow = False
-    for pol in identity:
+def _scan(policies: Sequence[Policy], action: str, resource: str, keys: KeySource,
+          subst: Callable[[str], str]) -> int:
+    """-1: an explicit Deny applies; 1: an Allow applies (and no Deny); 0: neither."""
+    allowed = 0
+    for pol in policies:
         for st in pol.statements:
-            if (st.allow and identity_allow) or not st.applies(action, resource, keys, subst):
+            if (st.allow and allowed) or not st.applies(action, resource, keys, subst):
                 continue
             if not st.allow:
+                return -1
+            allowed = 1
+    return allowed
+
+
+def decide(principal: Principal, action: str, resource: str, keys: KeySource, identity: Sequence[Policy],
+           resource_policy: Policy | None = None, session_policy: Policy | None = None,
+           boundary: Policy | None = None, bound: Mapping[str, str] | None = None) -> str:
+    """`session_policy` (passed to AssumeRole) and `boundary` (the permissions boundary) limit what the identity
+    policies allow, and what a resource policy grants through the role ARN; a resource policy naming the user
+    or the session itself is not limited by them."""
+    subst = substituter(keys)
+    action = action.lower()
+    verdict = _scan(identity, action, resource, keys, subst)
+    if verdict < 0:
+        return DENY
+    limits_allow = True
+    for limit in (session_policy, boundary):
+        if limit is not None:
+            v = _scan((limit,), action, resource, keys, subst)
+            if v < 0:
                 return DENY
-            identity_allow = True
-    if session_policy is not None and identity_allow:
-        identity_allow = False
-        for st in session_policy.statements:
-            if st.applies(action, resource, keys, subst):
-                if not st.allow:
-                    return DENY
-                identity_allow = True
+            limits_allow = limits_allow and v > 0
+    identity_allow = verdict > 0 and limits_allow
     resource_allow = False
     if resource_policy is not None:
         for st in resource_policy.statements:
             if st.allow and resource_allow:
                 continue
-            m = st.principal_match(principal)
+            m = st.principal_match(principal, bound)
             if not m or not st.applies(action, resource, keys, subst):
                 continue
             if not st.allow:
                 return DENY
-            if m == DIRECT_MATCH or (m == ACCOUNT_MATCH and identity_allow):
+            if m == DIRECT_MATCH:
+                spec = st.principal
+                named = spec is None or st.not_principal or spec.anyone or principal.arn in spec.aws
+                resource_allow = named or limits_allow
+            elif m == ACCOUNT_MATCH and identity_allow:
                 resource_allow = True
     if principal.is_root or identity_allow or resource_allow:
         return ALLOW

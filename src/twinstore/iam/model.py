@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ class Entity:
     description: str = ""
     max_session: int = 3600
     tags: list[dict[str, str]] = field(default_factory=list)
+    boundary: str = ""  # permissions boundary: a managed policy ARN
+    trust_ids: dict[str, str] = field(default_factory=dict)  # roles: principal ARN -> unique id the trust binds
 
 
 @dataclass(slots=True)
@@ -100,7 +103,6 @@ def aws_managed_policies() -> dict[str, ManagedPolicy]:
         "ReadOnlyAccess": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:List*", "iam:Get*", "iam:List*"],
                             "Resource": "*"}],
     }
-    import json
     out = {}
     for name, stmts in docs.items():
         arn = f"arn:aws:iam::aws:policy/{name}"

@@ -10,7 +10,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..auth.principal import Principal
 from .conditions import KeySource, PolicyError, Test, compile_condition
@@ -86,19 +86,22 @@ class PrincipalSpec:
     services: frozenset[str]
     others: frozenset[str]  # Federated / CanonicalUser values (never matched by our principals)
 
-    def match(self, p: Principal) -> int:
+    def match(self, p: Principal, bound: Mapping[str, str] | None = None) -> int:
         """DIRECT_MATCH when the statement names this principal, ACCOUNT_MATCH when it names its account
-        (a delegation: the principal's identity policy must allow too), else NO_MATCH."""
+        (a delegation: the principal's identity policy must allow too), else NO_MATCH. `bound`: user/role ARN
+        -> the unique id it had when the policy was saved (a recreated user or role with the same name is
+        another principal, as on AWS)."""
         if self.anyone:
             return DIRECT_MATCH
         if p.type == "AWSService":
             return DIRECT_MATCH if p.arn in self.services else NO_MATCH
         if p.type == "Anonymous" or not self.aws:
             return NO_MATCH
-        if p.arn in self.aws:
+        if p.arn in self.aws and (not bound or bound.get(p.arn, p.principal_id) == p.principal_id):
             return DIRECT_MATCH
         role_arn = p.extra.get("role_arn") if p.extra else None
-        if role_arn and role_arn in self.aws:
+        if role_arn and role_arn in self.aws and (not bound or bound.get(role_arn, p.extra.get("role_id"))
+                                                  == p.extra.get("role_id")):
             return DIRECT_MATCH
         if f"arn:aws:iam::{p.account_id}:root" in self.aws:
             return DIRECT_MATCH if p.is_root else ACCOUNT_MATCH
@@ -164,10 +167,10 @@ class Statement:
                 return False
         return True
 
-    def principal_match(self, p: Principal) -> int:
+    def principal_match(self, p: Principal, bound: Mapping[str, str] | None = None) -> int:
         if self.principal is None:
             return DIRECT_MATCH
-        m = self.principal.match(p)
+        m = self.principal.match(p, bound)
         if self.not_principal:
             return NO_MATCH if m else DIRECT_MATCH
         return m
@@ -285,6 +288,15 @@ def compile_policy(text: str, kind: str) -> Policy:
     if len(sids) != len(set(sids)):
         raise PolicyError("Statement IDs (SID) in a single policy must be unique.")
     return Policy(text, version, compiled)
+
+
+def named_principals(policy: Policy) -> list[str]:
+    """The AWS principal ARNs a resource or trust policy names (not "*", services or accounts' roots)."""
+    out: set[str] = set()
+    for st in policy.statements:
+        if st.principal is not None:
+            out.update(a for a in st.principal.aws if not a.endswith(":root"))
+    return sorted(out)
 
 
 def is_public(policy: Policy) -> bool:

@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS entities (
   kind TEXT NOT NULL, name TEXT NOT NULL COLLATE NOCASE, id TEXT NOT NULL, path TEXT NOT NULL,
   arn TEXT NOT NULL, created_us INTEGER NOT NULL, trust TEXT NOT NULL DEFAULT '',
   description TEXT NOT NULL DEFAULT '', max_session INTEGER NOT NULL DEFAULT 3600,
-  tags TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (kind, name));
+  tags TEXT NOT NULL DEFAULT '[]', boundary TEXT NOT NULL DEFAULT '', trust_ids TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (kind, name));
 CREATE TABLE IF NOT EXISTS access_keys (
   akid TEXT PRIMARY KEY, user TEXT NOT NULL COLLATE NOCASE, secret TEXT NOT NULL, status TEXT NOT NULL,
   created_us INTEGER NOT NULL);
@@ -52,6 +53,13 @@ def _need_entity(c: sqlite3.Connection, kind: str, name: str) -> None:
         raise missing(kind, name)
 
 
+def _need_boundary(c: sqlite3.Connection, arn: str) -> None:
+    if arn.startswith("arn:aws:iam::aws:policy/"):
+        return  # AWS-managed policies are not stored
+    if c.execute("SELECT 1 FROM policies WHERE arn=?", (arn,)).fetchone() is None:
+        raise no_such_entity(f"Scope ARN: {arn} does not exist or is not attachable.")
+
+
 def _need_policy(c: sqlite3.Connection, arn: str) -> tuple[str, int]:
     row = c.execute("SELECT default_version, next_version FROM policies WHERE arn=?", (arn,)).fetchone()
     if row is None:
@@ -61,10 +69,9 @@ def _need_policy(c: sqlite3.Connection, arn: str) -> tuple[str, int]:
 
 class SqliteIamStore:
     def __init__(self, path: str) -> None:
-        new = not os.path.exists(path)
+        # holds users' secret access keys: 0600 from the start (SQLite gives -wal/-shm the database's mode)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self.db = SqliteEngine(path, SCHEMA, readers=1)
-        if new:
-            os.chmod(path, 0o600)  # holds users' secret access keys
         self._probe = connect(path, readonly=True)  # used only by the event loop's thread
         self._version = -1
 
@@ -85,16 +92,22 @@ class SqliteIamStore:
         def op(c: sqlite3.Connection) -> None:
             if c.execute("SELECT 1 FROM entities WHERE kind=? AND name=?", (e.kind, e.name)).fetchone():
                 raise already_exists(f"{_NOUN[e.kind].capitalize()} with name {e.name} already exists.")
+            if e.boundary:
+                _need_boundary(c, e.boundary)
             c.execute("INSERT INTO entities(kind, name, id, path, arn, created_us, trust, description, max_session,"
-                      " tags) VALUES (?,?,?,?,?,?,?,?,?,?)", (e.kind, e.name, e.id, e.path, e.arn, e.created_us,
-                                                             e.trust, e.description, e.max_session,
-                                                             json.dumps(e.tags)))
+                      " tags, boundary, trust_ids) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                      (e.kind, e.name, e.id, e.path, e.arn, e.created_us, e.trust, e.description, e.max_session,
+                       json.dumps(e.tags), e.boundary, json.dumps(e.trust_ids)))
         await self.db.write(op)
 
     async def update_entity(self, e: Entity) -> None:
         def op(c: sqlite3.Connection) -> None:
-            cur = c.execute("UPDATE entities SET trust=?, description=?, max_session=?, tags=? WHERE kind=? AND "
-                            "name=?", (e.trust, e.description, e.max_session, json.dumps(e.tags), e.kind, e.name))
+            if e.boundary:
+                _need_boundary(c, e.boundary)
+            cur = c.execute("UPDATE entities SET trust=?, description=?, max_session=?, tags=?, boundary=?, "
+                            "trust_ids=? WHERE kind=? AND name=?",
+                            (e.trust, e.description, e.max_session, json.dumps(e.tags), e.boundary,
+                             json.dumps(e.trust_ids), e.kind, e.name))
             if cur.rowcount == 0:
                 raise missing(e.kind, e.name)
         await self.db.write(op)
@@ -239,7 +252,8 @@ class SqliteIamStore:
     async def delete_policy(self, arn: str) -> None:
         def op(c: sqlite3.Connection) -> None:
             _need_policy(c, arn)
-            if c.execute("SELECT 1 FROM attachments WHERE arn=?", (arn,)).fetchone():
+            if c.execute("SELECT 1 FROM attachments WHERE arn=?", (arn,)).fetchone() or \
+                    c.execute("SELECT 1 FROM entities WHERE boundary=?", (arn,)).fetchone():
                 raise delete_conflict("Cannot delete a policy attached to entities.")
             if c.execute("SELECT COUNT(*) FROM policy_versions WHERE arn=?", (arn,)).fetchone()[0] > 1:
                 raise delete_conflict("This policy has more than one version. Before you delete a policy, you must "
@@ -273,9 +287,10 @@ def _load(c: sqlite3.Connection) -> IamState:
     st = IamState()
     c.execute("BEGIN")
     try:
-        for r in c.execute("SELECT kind, name, id, path, arn, created_us, trust, description, max_session, tags "
-                           "FROM entities ORDER BY name COLLATE NOCASE"):
-            e = Entity(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]))
+        for r in c.execute("SELECT kind, name, id, path, arn, created_us, trust, description, max_session, tags, "
+                           "boundary, trust_ids FROM entities ORDER BY name COLLATE NOCASE"):
+            e = Entity(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]), r[10],
+                       json.loads(r[11]))
             st.entities[(e.kind, e.name.lower())] = e
         for r in c.execute("SELECT akid, user, secret, status, created_us FROM access_keys ORDER BY created_us"):
             st.keys[r[0]] = AccessKey(r[0], r[1], r[2], r[3], r[4])

@@ -50,9 +50,10 @@ class StsService:
         keys = RequestKeys(p, key_values(**{"aws:SourceIp": req.source_ip, "sts:RoleSessionName":
                                             params["RoleSessionName"], "sts:ExternalId": params.get("ExternalId"),
                                             "aws:RequestedRegion": req.region}))
-        identity, session_policy = self.iam.identity_of(p)
+        identity, session_policy, boundary = self.iam.identity_of(p)
         trust = compile_policy(role.trust, TRUST)
-        if decide(p, "sts:AssumeRole", role_arn, keys, identity, trust, session_policy) != ALLOW:
+        if decide(p, "sts:AssumeRole", role_arn, keys, identity, trust, session_policy, boundary,
+                  role.trust_ids) != ALLOW:
             raise access_denied(p.arn, "sts:AssumeRole", role_arn, "")
         duration = params.get("DurationSeconds", 3600)
         limit = CHAINED_MAX if p.type == "AssumedRole" else role.max_session

@@ -54,6 +54,8 @@ class Session:
     expires_us: int
     source_identity: str = ""  # "" for sessions of IAM principals; the service name for service sessions
     policy: str = ""  # session policy document passed to AssumeRole, if any
+    source_arn: str = ""  # service calls: the resource on whose behalf the service acts (aws:SourceArn)
+    source_account: str = ""  # ... and its account (aws:SourceAccount)
 
 
 class TokenError(ValueError):
@@ -71,7 +73,8 @@ class TokenCodec:
 
     def encode(self, s: Session) -> str:
         body = json.dumps([s.access_key_id, s.role_arn, s.role_id, s.session_name, s.expires_us,
-                           s.source_identity, s.policy], separators=(",", ":")).encode()
+                           s.source_identity, s.policy, s.source_arn, s.source_account],
+                          separators=(",", ":")).encode()
         payload = base64.urlsafe_b64encode(body).decode().rstrip("=")
         mac = base64.urlsafe_b64encode(hmac.new(self._mac_key, payload.encode(), hashlib.sha256).digest())
         return f"{_PREFIX}.{payload}.{mac.decode().rstrip('=')}"

@@ -21,6 +21,8 @@ class LogBackend(Protocol):
 
     async def set_retention(self, name: str, days: int | None) -> bool: ...
 
+    async def set_tags(self, name: str, tags: dict[str, str]) -> bool: ...
+
     async def create_stream(self, group_id: int, name: str, created_ms: int) -> bool:
         """False when the stream exists."""
         ...
@@ -29,8 +31,8 @@ class LogBackend(Protocol):
 
     async def list_streams(self, group_id: int, prefix: str) -> list[LogStream]: ...
 
-    def prepare(self, events: list[tuple[int, str]]) -> Any:
-        """Encodes a chronological batch (field discovery included); thread-safe, called off the event loop."""
+    async def prepare(self, events: list[tuple[int, str]]) -> Any:
+        """Encodes a chronological batch (field discovery included) off the event loop."""
         ...
 
     async def append(self, group_id: int, stream: str, chunk: Any, ingest_ms: int, create_stream: bool) -> bool:

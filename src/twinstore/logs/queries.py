@@ -100,7 +100,9 @@ class QueryManager:
                            f"[{MAX_CONCURRENT}] reached.", status=400)
         self._expire()
         qid = str(uuid.uuid4())
-        rec = QueryRecord(qid, text, groups, int(start_s) * 1000, (int(end_s) + 1) * 1000, plan, now_ms())
+        far = 1 << 62  # epoch ms beyond any event (and within SQLite's integers)
+        rec = QueryRecord(qid, text, groups, min(int(start_s) * 1000, far), min((int(end_s) + 1) * 1000, far), plan,
+                          now_ms())
         self.queries[qid] = rec
         rec.task = asyncio.get_running_loop().create_task(self._run(rec))
         return qid
@@ -152,7 +154,7 @@ class QueryManager:
             return False
         rec.cancelled = True
         if rec.status == "Scheduled":
-            rec.status = "Cancelled"
+            rec.status, rec.finished_ms = "Cancelled", now_ms()
         return True
 
     def _expire(self) -> None:

@@ -19,6 +19,7 @@ from .sqlite_backend import decode_ptr
 from .store import LogStore, check_group_name, group_not_found, invalid, now_ms
 
 _FAR = 1 << 62
+FILTER_SCAN_PER_CALL = 100_000  # events one FilterLogEvents call examines before answering with a nextToken
 
 
 def _token(kind: str, ts: int, eid: int) -> str:
@@ -44,8 +45,15 @@ def _read_page_token(tok: str | None) -> Any:
         return None
     try:
         return json.loads(base64.urlsafe_b64decode(tok.encode()))
-    except ValueError:
+    except (ValueError, TypeError):
         raise invalid("The specified nextToken is invalid.") from None
+
+
+def _offset_token(tok: str | None) -> int:
+    v = _read_page_token(tok) or 0
+    if not isinstance(v, int) or v < 0:
+        raise invalid("The specified nextToken is invalid.")
+    return v
 
 
 def _limit(params: dict[str, Any], key: str, default: int, hi: int) -> int:
@@ -73,6 +81,9 @@ class LogsService:
             "FilterLogEvents": self.filter_log_events, "StartQuery": self.start_query,
             "GetQueryResults": self.get_query_results, "StopQuery": self.stop_query,
             "DescribeQueries": self.describe_queries, "GetLogRecord": self.get_log_record,
+            "TagResource": self.tag_resource, "UntagResource": self.untag_resource,
+            "ListTagsForResource": self.list_tags_for_resource, "TagLogGroup": self.tag_log_group,
+            "UntagLogGroup": self.untag_log_group, "ListTagsLogGroup": self.list_tags_log_group,
         }
 
     async def call(self, req: ApiRequest) -> dict[str, Any]:
@@ -114,6 +125,8 @@ class LogsService:
             raise invalid("LogGroupNamePrefix and LogGroupNamePattern are mutually exclusive parameters.")
         idents = p.get("logGroupIdentifiers")
         after = _read_page_token(p.get("nextToken")) or ""
+        if not isinstance(after, str):
+            raise invalid("The specified nextToken is invalid.")
         found: list[LogGroup] = []
         while len(found) <= limit:
             batch = await self.store.backend.list_groups(prefix, after, 200)
@@ -142,6 +155,44 @@ class LogsService:
     async def delete_retention_policy(self, p: dict[str, Any]) -> dict[str, Any]:
         await self.store.set_retention(p.get("logGroupName", ""), None)
         return {}
+
+    # ---- tags -------------------------------------------------------------------------------------------
+    def _arn_group(self, arn: str) -> str:
+        prefix = f"arn:aws:logs:{self.store.region}:{self.store.account_id}:log-group:"
+        if not arn.startswith(prefix):
+            raise invalid(f"Invalid resource arn: {arn}")
+        return arn[len(prefix):].removesuffix(":*")
+
+    async def _retag(self, group: str, add: dict[str, str], remove: list[str]) -> None:
+        g = await self.store.group(group)
+        tags = {**g.tags, **add}
+        for k in remove:
+            tags.pop(k, None)
+        if len(tags) > 50:
+            raise invalid("A log group can have at most 50 tags.")
+        await self.store.backend.set_tags(group, tags)
+
+    async def tag_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+        await self._retag(self._arn_group(p.get("resourceArn", "")), p.get("tags") or {}, [])
+        return {}
+
+    async def untag_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+        await self._retag(self._arn_group(p.get("resourceArn", "")), {}, p.get("tagKeys") or [])
+        return {}
+
+    async def list_tags_for_resource(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"tags": (await self.store.group(self._arn_group(p.get("resourceArn", "")))).tags}
+
+    async def tag_log_group(self, p: dict[str, Any]) -> dict[str, Any]:
+        await self._retag(p.get("logGroupName", ""), p.get("tags") or {}, [])
+        return {}
+
+    async def untag_log_group(self, p: dict[str, Any]) -> dict[str, Any]:
+        await self._retag(p.get("logGroupName", ""), {}, p.get("tags") or [])
+        return {}
+
+    async def list_tags_log_group(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"tags": (await self.store.group(p.get("logGroupName", ""))).tags}
 
     # ---- streams ------------------------------------------------------------------------------------------
     def _group_param(self, p: dict[str, Any]) -> str:
@@ -189,7 +240,7 @@ class LogsService:
             streams.sort(key=lambda s: (s.last_ts or 0, s.name), reverse=desc)
         elif desc:
             streams.reverse()
-        start = int(_read_page_token(p.get("nextToken")) or 0)
+        start = _offset_token(p.get("nextToken"))
         page = streams[start:start + limit]
         out: dict[str, Any] = {"logStreams": [self._stream_out(group, s) for s in page]}
         if start + limit < len(streams):
@@ -250,15 +301,22 @@ class LogsService:
         start = p.get("startTime") or 0
         end = p.get("endTime")
         end = _FAR if end is None else end + 1  # endTime is inclusive
-        after = tuple(_read_page_token(p.get("nextToken")) or (-_FAR, -1))
+        tok = _read_page_token(p.get("nextToken")) or [-_FAR, -1]
+        if not (isinstance(tok, list) and len(tok) == 2 and all(isinstance(x, int) for x in tok)):
+            raise invalid("The specified nextToken is invalid.")
+        after = (tok[0], tok[1])
         cutoff = g.cutoff_ms(now_ms())
         found: list[dict[str, Any]] = []
-        scanned = 0
         more = False
+        scanned = 0
         while len(found) < limit:
+            if scanned >= FILTER_SCAN_PER_CALL:  # a page may be short (even empty) while more events remain
+                more = True
+                break
             batch = await self.store.backend.scan(g.id, stream_ids, start, end, after, True, 2_000, cutoff)
             if not batch:
                 break
+            scanned += len(batch)
             for e in batch:
                 after = (e.timestamp, e.event_id)
                 if match(e.message):
@@ -267,7 +325,6 @@ class LogsService:
                     if len(found) >= limit:
                         more = True
                         break
-            scanned += len(batch)
             if len(batch) < 2_000:
                 break
         out: dict[str, Any] = {"events": found,
@@ -321,7 +378,7 @@ class LogsService:
             recs = [q for q in recs if any(g.name == p["logGroupName"] for g in q.groups)]
         if p.get("status"):
             recs = [q for q in recs if q.status == p["status"]]
-        start = int(_read_page_token(p.get("nextToken")) or 0)
+        start = _offset_token(p.get("nextToken"))
         page = recs[start:start + limit]
         out: dict[str, Any] = {"queries": [
             {"queryId": q.query_id, "queryString": q.text, "status": q.status, "createTime": q.created_ms,

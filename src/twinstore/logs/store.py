@@ -133,7 +133,7 @@ class LogStore:
             if not msg:
                 raise invalid("1 validation error detected: Value at 'logEvents.member.message' failed to satisfy "
                               "constraint: Member must have length greater than or equal to 1")
-            size += len(msg.encode("utf-8", "surrogatepass")) + EVENT_OVERHEAD
+            size += (len(msg) if msg.isascii() else len(msg.encode("utf-8", "surrogatepass"))) + EVENT_OVERHEAD
             if prev is not None and ts < prev:
                 raise invalid("Log events in a single PutLogEvents request must be in chronological order.")
             prev = ts
@@ -171,7 +171,7 @@ class LogStore:
     async def _append(self, g: LogGroup, stream: str, events: list[tuple[int, str]], create_stream: bool) -> None:
         if not events:
             return
-        chunk = await asyncio.get_running_loop().run_in_executor(None, self.backend.prepare, events)
+        chunk = await self.backend.prepare(events)
         if not await self.backend.append(g.id, stream, chunk, now_ms(), create_stream):
             raise stream_not_found()
 

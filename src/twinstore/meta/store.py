@@ -10,7 +10,7 @@ so conditional writes (If-None-Match, If-Match) are atomic.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from .model import (BlobSegment, Bucket, BucketRegistration, ListPage, MultipartUpload, ObjectVersion,
                     UploadPart)
@@ -59,6 +59,8 @@ class RegionStore(Protocol):
 
     # maintenance
     async def referenced_blob_ids(self) -> set[str]: ...
+    async def master_key_ids(self) -> set[str]: ...
+    async def rewrap_envelopes(self, rewrap: Callable[[dict[str, Any]], dict[str, Any] | None]) -> int: ...
     async def close(self) -> None: ...
 
 

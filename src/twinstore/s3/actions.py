@@ -231,9 +231,7 @@ class S3Keys(RequestKeys):
                 if unquote(k).lower() == want:
                     return [unquote(v)]
             return None
-        if key in ("aws:sourcearn", "aws:sourceaccount", "aws:viaawsservice", "aws:calledvia"):
+        if key == "aws:viaawsservice":
             invoked = self.principal.extra.get("invoked_by") if self.principal.extra else None
-            if key == "aws:viaawsservice":
-                return ["true" if invoked else "false"]
-            return None
+            return ["true" if invoked else "false"]
         return super().value(key)

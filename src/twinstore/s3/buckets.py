@@ -272,16 +272,18 @@ async def put_bucket_policy(svc: S3Service, req: S3Request) -> S3Response:
     b = await svc.bucket(req.bucket)
     text = req.payload or ""
     policy = validate_policy(text, b.name)
-    if svc.principal_exists is not None:
-        for st in policy.statements:
-            for arn in sorted(st.principal.aws if st.principal else ()):
-                if not svc.principal_exists(arn):
-                    raise AWSError("MalformedPolicy", "Invalid principal in policy")
+    ids: dict[str, str] = {}
+    if svc.principal_ids is not None:
+        try:
+            ids = svc.principal_ids(policy)
+        except PolicyError:
+            raise AWSError("MalformedPolicy", "Invalid principal in policy") from None
     if (b.configs.get("publicAccessBlock") or {}).get("BlockPublicPolicy") and is_public(policy):
         raise AWSError("AccessDenied", f"User: {req.principal.arn} is not authorized to perform: s3:PutBucketPolicy "
                                        f"on resource: \"arn:aws:s3:::{b.name}\" because public policies are blocked "
                                        "by the BlockPublicPolicy block public access setting.")
     b.configs["policy"] = text
+    b.configs["policyPrincipalIds"] = ids
     await svc.store.update_bucket(b)
     return S3Response(status=204)
 
@@ -306,7 +308,11 @@ async def get_bucket_policy_status(svc: S3Service, req: S3Request) -> S3Response
 
 @handles("DeleteBucketPolicy")
 async def delete_bucket_policy(svc: S3Service, req: S3Request) -> S3Response:
-    return await _delete_config(svc, req, "policy")
+    b = await svc.bucket(req.bucket)
+    if b.configs.pop("policy", None) is not None:
+        b.configs.pop("policyPrincipalIds", None)
+        await svc.store.update_bucket(b)
+    return S3Response(status=204)
 
 
 @handles("PutBucketLogging")
@@ -369,3 +375,40 @@ def owner_full_control(svc: S3Service) -> dict[str, Any]:
 async def get_bucket_acl(svc: S3Service, req: S3Request) -> S3Response:
     await svc.bucket(req.bucket)
     return S3Response(owner_full_control(svc))
+
+
+# ---- default encryption -----------------------------------------------------------------------------------------
+SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
+DEFAULT_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                                 "BucketKeyEnabled": False}]}
+
+
+@handles("PutBucketEncryption")
+async def put_bucket_encryption(svc: S3Service, req: S3Request) -> S3Response:
+    config = req.payload
+    rules = (config or {}).get("Rules") or []
+    if len(rules) != 1:
+        raise AWSError("MalformedXML")
+    default = rules[0].get("ApplyServerSideEncryptionByDefault")
+    if not default or default.get("SSEAlgorithm") not in SSE_ALGORITHMS:
+        raise AWSError("MalformedXML")
+    if default.get("KMSMasterKeyID") and default["SSEAlgorithm"] == "AES256":
+        raise AWSError("InvalidArgument", "a KMSMasterKeyID is not applicable if the default sse algorithm is not "
+                                          "aws:kms or aws:kms:dsse", ArgumentName="ApplyServerSideEncryptionByDefault")
+    rule: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": {
+        k: default[k] for k in ("SSEAlgorithm", "KMSMasterKeyID") if default.get(k)}}
+    rule["BucketKeyEnabled"] = bool(rules[0].get("BucketKeyEnabled", False))
+    await _put_config(svc, req, "encryption", {"Rules": [rule]})
+    return S3Response()
+
+
+@handles("GetBucketEncryption")
+async def get_bucket_encryption(svc: S3Service, req: S3Request) -> S3Response:
+    # every bucket is encrypted (SSE-S3 unless configured otherwise), as on AWS since January 2023
+    b = await svc.bucket(req.bucket)
+    return S3Response({"ServerSideEncryptionConfiguration": b.configs.get("encryption") or DEFAULT_ENCRYPTION})
+
+
+@handles("DeleteBucketEncryption")
+async def delete_bucket_encryption(svc: S3Service, req: S3Request) -> S3Response:
+    return await _delete_config(svc, req, "encryption")

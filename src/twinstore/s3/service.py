@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from ..blob.files import BlobStore
+from ..iam.policy import Policy
 from ..meta.ids import VersionIdFactory
 from ..meta.model import BlobSegment, Bucket
 from ..meta.store import GlobalStore, RegionStore
 from ..protocol.errors import AWSError
 from .http import S3Request, S3Response
+from .sse import SSEConfig
 
 Handler = Callable[["S3Service", S3Request], Awaitable[S3Response]]
 HANDLERS: dict[str, Handler] = {}
@@ -33,9 +35,10 @@ class S3Service:
     global_store: GlobalStore
     blobs: BlobStore
     endpoint: str = ""
-    # IAM: does this principal ARN (a user or role of the account) exist? Bucket policies may only name
-    # principals that exist, as on AWS. None: not checked.
-    principal_exists: Callable[[str], bool] | None = None
+    # IAM: the user/role ARNs a bucket policy names -> their unique ids (raises PolicyError for one that does not
+    # exist): bucket policies name existing principals and stay bound to them, as on AWS. None: not checked.
+    principal_ids: Callable[[Policy], dict[str, str]] | None = None
+    sse: SSEConfig = field(default_factory=SSEConfig)
     version_ids: VersionIdFactory = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 

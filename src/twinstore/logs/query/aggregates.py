@@ -18,6 +18,9 @@ class Count:
         if v is not None:
             self.n += 1
 
+    def add_many(self, xs: list[Any]) -> None:
+        self.n += sum(v is not None for v in xs)
+
     def result(self) -> Any:
         return self.n
 
@@ -31,6 +34,9 @@ class CountDistinct:
     def add(self, v: Any, ts: Any) -> None:
         if v is not None:
             self.seen.add(v)
+
+    def add_many(self, xs: list[Any]) -> None:
+        self.seen.update(v for v in xs if v is not None)
 
     def result(self) -> Any:
         return len(self.seen)
@@ -48,6 +54,11 @@ class Sum:
         if x is not None:
             self.total += x
             self.n += 1
+
+    def add_many(self, xs: list[Any]) -> None:
+        ns = [x for x in map(num, xs) if x is not None]
+        self.total += sum(ns)
+        self.n += len(ns)
 
     def result(self) -> Any:
         return self.total if self.n else None
@@ -69,6 +80,13 @@ class Extreme:
         x = num(v)
         if x is not None and (self.best is None or (x - self.best) * self.sign > 0):
             self.best = x
+
+    def add_many(self, xs: list[Any]) -> None:
+        ns = [x for x in map(num, xs) if x is not None]
+        if ns:
+            m = max(ns) if self.sign > 0 else min(ns)
+            if self.best is None or (m - self.best) * self.sign > 0:
+                self.best = m
 
     def result(self) -> Any:
         return self.best
@@ -140,6 +158,9 @@ class SortsFirst:
 
     def result(self) -> Any:
         return self.value
+
+
+VECTOR_AGGREGATES = {"count", "count_distinct", "sum", "avg", "min", "max"}  # those with add_many
 
 
 def make(name: str, p: float = 0) -> Any:

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from . import ast as A
 from .functions import SCALAR, period_floor
-from .values import Timestamp, compare, equal, num, text, truthy
+from .values import TIME_FIELDS, Timestamp, compare, equal, num, text, truthy
 
 Fn = Callable[[dict[str, Any]], Any]
 
@@ -23,6 +23,8 @@ def compile_expr(e: A.Expr, slots: dict[int, str] | None = None) -> Fn:
         return lambda r: v
     if isinstance(e, A.Field):
         name = e.name
+        if name in TIME_FIELDS:  # stays a date under an alias or through min/max/latest
+            return lambda r: None if (v := r.get(name)) is None else Timestamp(v)
         return lambda r: r.get(name)
     if isinstance(e, (A.Duration, A.Regex)):
         obj = e

@@ -81,6 +81,7 @@ class Plan:
         vf = [vpred(c.expr) for c in self.stream_cmds if isinstance(c, A.Filter)]
         self.vfilters = vf if len(vf) == len(self.stream_cmds) and all(f is not None for f in vf) else None
         self.vstats: tuple[A.Stats, list[tuple[Any, bool]]] | None = None
+        self.vagg: tuple[A.Stats, list[tuple[Any, bool]]] | None = None  # other aggregates over field columns
         if self.vfilters is not None and self.rest and isinstance(self.rest[0], A.Stats):
             st = self.rest[0]
             keys = [vkey(it.expr) for it in st.by]
@@ -90,6 +91,11 @@ class Plan:
                              and x.name in A.AGGREGATES)
             if count_only and all(k is not None for k in keys):
                 self.vstats = (st, keys)  # type: ignore[assignment]
+            elif all(k is not None for k in keys) and all(
+                    x.name in aggregates.VECTOR_AGGREGATES and len(x.args) <= 1 and
+                    all(isinstance(a, (A.Field, A.Star)) for a in x.args)
+                    for it in st.items for x in A.walk(it.expr) if isinstance(x, A.Call) and x.name in A.AGGREGATES):
+                self.vagg = (st, keys)
 
     def _output_fields(self) -> list[str]:
         cmds = self.q.commands
@@ -235,6 +241,7 @@ class _StatsRunner:
     def __init__(self, st: A.Stats) -> None:
         self.st = st
         self.aggs: list[tuple[str, str, Fn | None, float]] = []  # (slot, name, arg fn, pct)
+        self.arg_fields: list[str | None] = []  # the field each aggregate reads (None: count(*) or an expression)
         slots: dict[int, str] = {}
         for it in st.items:
             for x in A.walk(it.expr):
@@ -245,6 +252,7 @@ class _StatsRunner:
                         raise ValueError("aggregation functions cannot be nested")
                     arg: Fn | None = None
                     p = 0.0
+                    self.arg_fields.append(x.args[0].name if x.args and isinstance(x.args[0], A.Field) else None)
                     if x.args and not isinstance(x.args[0], A.Star):
                         arg = compile_expr(x.args[0])
                     if x.name == "pct":
@@ -256,16 +264,22 @@ class _StatsRunner:
         self.items = [(it.name, compile_expr(it.expr, slots)) for it in st.items]
         self.by = [(it.name, compile_expr(it.expr)) for it in st.by]
 
+        self.groups: dict[Any, list[Any]] = {}
+        self.counts: dict[Any, int] = {}
+        self.count_only = all(name == "count" and arg is None for _, name, arg, _ in self.aggs)
+
     def run(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        groups: dict[Any, list[Any]] = {}
-        aggs = self.aggs
-        by = self.by
+        self.feed(rows)
+        return self.finish()
+
+    def feed(self, rows: list[dict[str, Any]]) -> None:
+        """Adds rows to the groups (called chunk by chunk: rows are not kept)."""
+        aggs, by = self.aggs, self.by
         single = len(by) == 1
         key_fn = by[0][1] if single else None
         by_fns = [f for _, f in by]
-        count_only = all(name == "count" and arg is None for _, name, arg, _ in aggs)
-        if count_only:
-            counts: dict[Any, int] = {}
+        if self.count_only:
+            counts = self.counts
             get = counts.get
             if single:
                 assert key_fn is not None
@@ -276,7 +290,8 @@ class _StatsRunner:
                 for r in rows:
                     k = tuple(f(r) for f in by_fns)
                     counts[k] = get(k, 0) + 1
-            return [self._emit(k, [n] * len(aggs)) for k, n in counts.items()]
+            return
+        groups = self.groups
         for r in rows:
             k = key_fn(r) if single else tuple(f(r) for f in by_fns)  # type: ignore[misc]
             accs = groups.get(k)
@@ -285,9 +300,43 @@ class _StatsRunner:
             ts = r.get("@timestamp")
             for acc, (_, _, arg, _) in zip(accs, aggs):
                 acc.add(1 if arg is None else arg(r), ts)
-        if not groups and not by:
-            groups[()] = [aggregates.make(name, p) for _, name, _, p in aggs]
-        return [self._emit(k, [a.result() for a in accs]) for k, accs in groups.items()]
+
+    def feed_columns(self, cols: dict[str, Any], n: int, keys: list[tuple[Any, bool]]) -> None:
+        """Column-at-a-time `feed` for aggregates with add_many over plain fields (see Plan.vagg)."""
+        keycols = [k[0](cols, n) for k in keys]
+        times = [k[1] for k in keys]
+        single = len(keys) == 1
+        buckets: dict[Any, list[int]] = {}
+        for j, k in enumerate(keycols[0] if single else zip(*keycols) if keys else [()] * n):
+            b = buckets.get(k)
+            if b is None:
+                buckets[k] = [j]
+            else:
+                b.append(j)
+        argcols = [cols.get(f) or [None] * n if f is not None else None for f in self.arg_fields]
+        groups = self.groups
+        for k, idxs in buckets.items():
+            accs = groups.get(k)
+            if accs is None:
+                if single and times[0] and k is not None:
+                    k = Timestamp(k)
+                elif not single and any(times):
+                    k = tuple(Timestamp(v) if t and v is not None else v for v, t in zip(k, times))
+                accs = groups[k] = [aggregates.make(name, p) for _, name, _, p in self.aggs]
+            for acc, col in zip(accs, argcols):
+                if col is None:
+                    acc.n += len(idxs)  # count(*)
+                else:
+                    acc.add_many([col[j] for j in idxs])
+
+    def finish(self) -> list[dict[str, Any]]:
+        if self.count_only:
+            if not self.counts and not self.by:
+                self.counts[()] = 0
+            return [self._emit(k, [n] * len(self.aggs)) for k, n in self.counts.items()]
+        if not self.groups and not self.by:
+            self.groups[()] = [aggregates.make(name, p) for _, name, _, p in self.aggs]
+        return [self._emit(k, [a.result() for a in accs]) for k, accs in self.groups.items()]
 
     def _emit(self, key: Any, results: list[Any]) -> dict[str, Any]:
         row: dict[str, Any] = {}
@@ -326,6 +375,28 @@ def prepare(q: A.Query, limit: int | None = None) -> Plan:
     return plan
 
 
+def _sort_bound(plan: Plan, rest: list[A.Command]) -> tuple[list[A.SortKey], int] | None:
+    """(keys, k) when the query starts its blocking part with a sort whose first k rows are all it can show."""
+    if plan.has_stats or plan.topk or not rest or not isinstance(rest[0], A.Sort):
+        return None
+    k = plan.limit
+    for c in rest[1:]:
+        if isinstance(c, A.Limit):
+            k = min(k, c.n)
+            break
+        if not isinstance(c, A.Display):
+            return None
+    return rest[0].keys, k
+
+
+def _time_order(st: A.Stats, rows: list[dict[str, Any]], later: list[A.Command]) -> list[dict[str, Any]]:
+    """`stats ... by bin(...)` without a later sort: newest bin first."""
+    bins = [it.name for it in st.by if isinstance(it.expr, A.Call) and it.expr.name == "bin"]
+    if not bins or any(isinstance(c, A.Sort) for c in later):
+        return rows
+    return _sort(rows, [A.SortKey(A.Field(bins[0]), True)])
+
+
 def _rows(cols: dict[str, Any]) -> list[dict[str, Any]]:
     names = list(cols)
     return [dict(zip(names, vals)) for vals in zip(*cols.values())]
@@ -343,6 +414,10 @@ def execute(plan: Plan, source: EventSource, cancelled: Callable[[], bool] = lam
     kept: list[dict[str, Any]] = []
     counts: Counter[Any] = Counter()
     rest = plan.rest
+    # a first `stats` aggregates chunk by chunk; a first `sort` keeps only what a limit can show
+    feed = _StatsRunner(rest[0]) if plan.vstats is None and rest and isinstance(rest[0], A.Stats) else None
+    vagg = plan.vagg[1] if plan.vagg is not None else None
+    bound = _sort_bound(plan, rest)
     for i, ch in enumerate(chunks):
         if cancelled():
             raise QueryCancelled()
@@ -371,15 +446,23 @@ def execute(plan: Plan, source: EventSource, cancelled: Callable[[], bool] = lam
                 else:
                     counts.update(zip(*[k[0](cols, n) for k in keys]))
                 continue
+            if vagg is not None and feed is not None:
+                feed.feed_columns(cols, n, vagg)
+                continue
             rows = _rows(cols)
         else:
             rows = _rows(cols)
             for stage in stages:
                 rows = stage(rows)
             stats.records_matched += len(rows)
+        if feed is not None:
+            feed.feed(rows)
+            continue
         if topk and topk[1]:
             rows.reverse()
         kept.extend(rows)
+        if bound is not None and len(kept) > 4 * bound[1]:
+            kept = _sort(kept, bound[0])[:bound[1]]
         if topk and len(kept) >= topk[0] and i + 1 < len(chunks):
             k, desc = topk
             kept.sort(key=lambda r: r["@timestamp"], reverse=desc)
@@ -400,13 +483,17 @@ def execute(plan: Plan, source: EventSource, cancelled: Callable[[], bool] = lam
             elif keys:
                 key = tuple(Timestamp(v) if k[1] and v is not None else v for v, k in zip(key, keys))
             kept.append(runner._emit(key, [cnt] * len(runner.aggs)))
+        kept = _time_order(st, kept, rest[1:])
+        rest = rest[1:]
+    if feed is not None:
+        kept = _time_order(feed.st, feed.finish(), rest[1:])
         rest = rest[1:]
     rows = kept
-    for c in rest:
+    for idx, c in enumerate(rest):
         if cancelled():
             raise QueryCancelled()
         if isinstance(c, A.Stats):
-            rows = _StatsRunner(c).run(rows)
+            rows = _time_order(c, _StatsRunner(c).run(rows), rest[idx + 1:])
         elif isinstance(c, A.Sort):
             rows = _sort(rows, c.keys)
         elif isinstance(c, A.Limit):
