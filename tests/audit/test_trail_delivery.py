@@ -45,9 +45,10 @@ def test_put_object_by_root_golden_record(s3: Any, ct: Any, east: Any) -> None:
     assert rec["userAgent"].startswith("[Boto3/") and rec["userAgent"].endswith("]")
     assert rec["requestParameters"] == {"bucketName": bucket, "Host": f"127.0.0.1:{east.port}",
                                         "key": "dir/TestObject.png"}
-    assert rec["responseElements"] == {"x-amz-version-id": put["VersionId"]}
+    assert rec["responseElements"] == {"x-amz-server-side-encryption": "AES256", "x-amz-version-id": put["VersionId"]}
     extra = rec["additionalEventData"]
     assert extra["SignatureVersion"] == "SigV4"
+    assert extra["SSEApplied"] == "Default_SSE_S3"  # every bucket's default encryption (SSE-S3)
     assert extra["AuthenticationMethod"] == "AuthHeader"
     assert extra["bytesTransferredIn"] == 1234
     assert extra["bytesTransferredOut"] == 0
