@@ -341,7 +341,7 @@ async def lookup_events(svc: CloudTrailService, req: ApiRequest) -> dict[str, An
             before = int(p["NextToken"])
         except ValueError:
             raise _err("InvalidNextTokenException", "The NextToken is not valid.") from None
-    await svc.auditor.flush()
+    await svc.auditor.settle()
     rows = await svc.auditor.store.lookup(attribute, start, end, before, limit + 1)
     events = []
     for _, body in rows[:limit]:

@@ -192,6 +192,13 @@ class Auditor:
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
 
+    async def settle(self) -> None:
+        """Returns once every call reported so far is committed (LookupEvents reads what was just done)."""
+        in_flight = list(self._flushes)
+        await self.flush()
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
     async def flush(self) -> None:
         calls, self._calls = self._calls, []
         if not calls:
