@@ -214,10 +214,11 @@ class Auditor:
             await asyncio.sleep(0.5)
             self._start_flush()
 
-    def route(self, calls: list[CallRecord]) -> tuple[list[tuple[str, int, str]], list[HistoryRow]]:
+    def route(self, calls: list[CallRecord]) -> tuple[list[tuple[str, list[tuple[int, str]]]], list[HistoryRow]]:
         """Records for the calls someone wants: a logging trail's selectors, the event history (management
-        events), the bucket's server access logging. Nobody wanting it, a call costs a classification."""
-        outbox: list[tuple[str, int, str]] = []
+        events), the bucket's server access logging. Nobody wanting it, a call costs a classification.
+        Returns each destination's (time_us, body) records and the history rows."""
+        by_dest: dict[str, list[tuple[int, str]]] = {}
         history: list[HistoryRow] = []
         trails = self._logging
         for call in calls:
@@ -232,20 +233,20 @@ class Auditor:
             access = self._access_dest(call)
             if access:
                 line = access_log_line(call, self.account_id, s3_host_id(call.request_id))
-                outbox.append((access, call.time_us, line))
+                by_dest.setdefault(access, []).append((call.time_us, line))
             if not dests and not ec.management:
                 continue
             rec = build_record(call, self.account_id, ec)
             body = orjson.dumps(rec).decode()
             for d in dests:
-                outbox.append((d, call.time_us, body))
+                by_dest.setdefault(d, []).append((call.time_us, body))
             if ec.management:
                 res = rec.get("resources") or []
                 names = json.dumps([r["ARN"].split(":::", 1)[-1] for r in res] + [r["type"] for r in res])
                 history.append((call.time_us, rec["eventID"], call.operation, source, _username(rec),
                                 rec["userIdentity"].get("accessKeyId", ""), "true" if ec.read_only else "false",
                                 names, body))
-        return outbox, history
+        return list(by_dest.items()), history
 
     def _access_dest(self, call: CallRecord) -> str:
         if call.service != "s3" or not call.bucket:
@@ -345,27 +346,28 @@ class Auditor:
                     trail.config.get("CloudWatchLogsRoleArn", ""), trail.config["CloudWatchLogsLogGroupArn"]):
                 raise AWSError("AccessDeniedException", "CloudTrail cannot assume the role or the role may not "
                                                         "write to the log group", status=400)
-            events: list[tuple[int, str]] = []
-            consumed: list[int] = []
+            stream = trail_log_stream(self.account_id, self.region)
+            batch: list[tuple[int, str]] = []
             size = 0
-            for row_id, time_us, _, body in rows:
+            # every record of the rows taken, in as many PutLogEvents as AWS's limits need; rows leave the
+            # outbox after all went (a failure or crash in between repeats some: at least once)
+            for _, time_us, _, body in sorted(rows, key=lambda r: r[1]):
                 n = len(body.encode()) + 26
-                if n <= CWL_MAX_EVENT_BYTES:  # AWS does not send records over 256 KB to CloudWatch Logs
-                    if size + n > CWL_MAX_BATCH_BYTES:
-                        break
-                    events.append((time_us // 1_000_000 * 1000, body))  # = the record's eventTime
-                    size += n
-                consumed.append(row_id)
-            events.sort(key=lambda e: e[0])
-            if events:
-                await self.logs.put_log_events(trail.log_group, trail_log_stream(self.account_id, self.region),
-                                               events, create_stream=True)
+                if n > CWL_MAX_EVENT_BYTES:
+                    continue  # AWS does not send records over 256 KB to CloudWatch Logs
+                if batch and (size + n > CWL_MAX_BATCH_BYTES or len(batch) >= CWL_MAX_EVENTS):
+                    await self.logs.put_log_events(trail.log_group, stream, batch, create_stream=True)
+                    batch, size = [], 0
+                batch.append((time_us // 1_000_000 * 1000, body))  # = the record's eventTime
+                size += n
+            if batch:
+                await self.logs.put_log_events(trail.log_group, stream, batch, create_stream=True)
         except AWSError as err:
             st.latest_cwl_error = err.code
             return 0
-        await self.store.delivered(dest, consumed[-1])
+        await self.store.delivered(dest, rows[-1][0])
         st.latest_cwl_us, st.latest_cwl_error = now_us(), ""
-        return len(consumed)
+        return len(rows)
 
     async def _deliver_access_log(self, dest: str, spec: str) -> int:
         source, target, prefix, partitioned = json.loads(spec)
