@@ -7,6 +7,7 @@ Deployment data directory layout (one per deployment, shared by its regions on o
     sts-secret.key              the key STS session tokens are signed with (0600)
     regions/<name>/meta.db      this region's metadata
     regions/<name>/logs.db      this region's CloudWatch Logs (log groups, streams, events)
+    regions/<name>/audit.db     this region's trails, audit records awaiting delivery, event history
     regions/<name>/blobs/       this region's object data
     regions/<name>/keys/        master keyring (0600), KMS keys
 """
@@ -18,7 +19,11 @@ import logging
 import os
 from dataclasses import dataclass
 
+from .audit.api import CloudTrailService
+from .audit.auditor import Auditor
+from .audit.iamcheck import iam_checker, iam_role_check
 from .auth.credentials import CredentialDirectory, load_root_account
+from .auth.principal import Principal
 from .auth.request import ApiService
 from .blob.files import BlobStore
 from .crypto.keyring import MasterKeyring
@@ -34,8 +39,10 @@ from .logs.sqlite_backend import SqliteLogBackend
 from .logs.store import LogStore
 from .kms.keys import KeyStore
 from .kms.service import KmsService
+from .meta.sqlite.audit_store import SqliteAuditStore
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
+from .protocol.errors import AWSError
 from .s3.service import S3Service
 from .s3.sse import SSEConfig
 
@@ -53,6 +60,8 @@ class RegionConfig:
     encrypt_at_rest: bool = True  # False only for benchmarks
     master_key_file: str | None = None
     sse_c_over_http: str = "loopback"  # never | loopback | always
+    # audit records reach trail destinations this long after the call (AWS: about 5 minutes)
+    audit_delivery_seconds: float = float(os.environ.get("TWINSTORE_AUDIT_DELIVERY_SECONDS", "1.0"))
 
     @property
     def region_dir(self) -> str:
@@ -83,18 +92,34 @@ class Region:
         self.proxy = RegionProxy()
         self.iam = Iam(SqliteIamStore(os.path.join(cfg.data_dir, "iam.db")), self.root.account_id,
                        TokenCodec(load_secret(cfg.data_dir)))
+        self.audit_store = SqliteAuditStore(os.path.join(cfg.region_dir, "audit.db"))
+        self.auditor = Auditor(cfg.name, self.root.account_id, self.audit_store, self.s3, logs=self.log_store,
+                               delivery_seconds=cfg.audit_delivery_seconds, policy_check=iam_checker(self.iam),
+                               role_check=iam_role_check(self.iam, cfg.name, self.root.account_id))
         self.s3.principal_ids = self.iam.principal_ids
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
         self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root, self.iam.lookup), lambda: self._regions,
                                 self.proxy, on_startup=self.start, on_shutdown=self.stop,
-                                services=self.api_services(), iam=self.iam)
+                                services=self.api_services(), iam=self.iam, on_call=self.auditor.on_call)
 
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
         services: dict[str, ApiService] = {"iam": IamService(self.iam), "sts": StsService(self.iam),
-                                           "logs": self.logs, "kms": self.kms}
+                                           "logs": self.logs, "kms": self.kms,
+                                           "cloudtrail": CloudTrailService(self.auditor, self._log_group_exists,
+                                                                           self._pass_role)}
         return services
+
+    def _pass_role(self, principal: Principal, role_arn: str, source_ip: str) -> None:
+        self.iam.pass_role(principal, role_arn, "cloudtrail.amazonaws.com", source_ip)
+
+    async def _log_group_exists(self, name: str) -> bool:
+        try:
+            await self.log_store.group(name)
+        except AWSError:
+            return False
+        return True
 
     async def start(self) -> None:
         missing = await self.store.master_key_ids() - set(self.keyring.keys)
@@ -109,6 +134,7 @@ class Region:
         self._regions = set(await self.global_store.region_endpoints())
         self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_regions())
         self.log_store.start()
+        await self.auditor.start()
 
     async def reconcile_namespace(self) -> None:
         """Finishes or undoes bucket creations/deletions a crash interrupted between the two stores."""
@@ -131,6 +157,8 @@ class Region:
     async def stop(self) -> None:
         if self._refresh_task:
             self._refresh_task.cancel()
+        await self.auditor.stop()
+        await self.audit_store.close()
         await self.proxy.close()
         self.logs.close()
         await self.log_store.close()

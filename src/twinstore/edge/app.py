@@ -8,7 +8,6 @@ Errors anywhere become AWS error bodies (no body on HEAD) with x-amz-request-id 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -22,6 +21,7 @@ from ..auth.principal import Principal
 from ..auth.request import ApiRequest, ApiService, CallRecord, CallSink
 from ..iam.authority import Iam
 from ..protocol.errors import AWSError, error_xml
+from ..protocol.hostid import host_id
 from ..protocol.model import operation as op_model
 from ..protocol.request import RequestParser
 from ..protocol.routing import consumed_query, route, subresources
@@ -143,6 +143,7 @@ class TwinstoreApp:
             value = v.decode("utf-8", "replace")
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         request_id = _request_id()
+        started_us = now_us() if self.on_call is not None else 0
         if path.startswith("/_twinstore/"):
             await self.internal(path, method, send, request_id)
             return
@@ -200,7 +201,7 @@ class TwinstoreApp:
             await self.send_response(send, method, compiled.serializer, resp, request_id)
             if self.on_call is not None:
                 self._record(principal, operation, bucket, key, params, headers, scope, request_id, resp.status,
-                             output=resp.output, bytes_in=body.length or 0, bytes_out=resp.content_length or 0)
+                             started_us, output=resp.output, bytes_in=body.length or 0, bytes_out=resp.content_length or 0)
         except AWSError as err:
             if body is None:
                 body = RequestBody.unread(receive, headers)
@@ -210,23 +211,27 @@ class TwinstoreApp:
             await self.send_error(send, method, err, request_id)
             if self.on_call is not None:
                 self._record(principal, operation or "", bucket, key, params, headers, scope, request_id,
-                             err.status, error=err)
+                             err.status, started_us, error=err)
         except Exception:  # noqa: BLE001 - last resort: never leak a traceback to the client
             log.exception("internal error (request %s)", request_id)
             await self.send_error(send, method, AWSError("InternalError"), request_id)
 
     def _record(self, principal: Principal, operation: str, bucket: str | None, key: str | None,
                 params: dict[str, Any], headers: dict[str, str], scope: Scope, request_id: str, status: int,
-                output: dict[str, Any] | None = None, error: AWSError | None = None, bytes_in: int = 0,
-                bytes_out: int = 0) -> None:
+                started_us: int, output: dict[str, Any] | None = None, error: AWSError | None = None,
+                bytes_in: int = 0, bytes_out: int = 0) -> None:
         assert self.on_call is not None
+        now = now_us()
+        raw_query = scope.get("query_string", b"").decode("latin-1")
         self.on_call(CallRecord(
             service="s3", operation=operation, region=self.region, principal=principal, request_id=request_id,
-            time_us=now_us(), status=status, source_ip=(scope.get("client") or ("", 0))[0],
+            time_us=now, status=status, source_ip=(scope.get("client") or ("", 0))[0],
             user_agent=headers.get("user-agent", ""), bucket=bucket, key=key, params=scrub(params),
             output=scrub(output) if output is not None else None, error_code=error.code if error else "",
             error_message=error.message if error else "", headers=headers, bytes_in=bytes_in,
-            bytes_out=bytes_out, presigned="X-Amz-Signature" in scope.get("query_string", b"").decode("latin-1")))
+            bytes_out=bytes_out, presigned="X-Amz-Signature" in raw_query, method=scope["method"],
+            uri=(scope.get("raw_path") or scope["path"].encode()).decode("utf-8", "replace")
+            + ("?" + raw_query if raw_query else ""), duration_us=now - started_us if started_us else 0))
 
     # ---- pipeline steps -----------------------------------------------------------------------------------
     def authenticate(self, method: str, path: str, raw_query: str, headers: dict[str, str],
@@ -334,7 +339,7 @@ class TwinstoreApp:
             await send({"type": "http.response.start", "status": err.status, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
-        body = error_xml(err, request_id, _host_id())
+        body = error_xml(err, request_id, host_id(request_id))
         headers += [(b"content-type", b"application/xml"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": err.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -352,12 +357,8 @@ class TwinstoreApp:
 
 
 def _base_headers(request_id: str) -> list[tuple[bytes, bytes]]:
-    return [(b"x-amz-request-id", request_id.encode()), (b"x-amz-id-2", _host_id().encode()),
+    return [(b"x-amz-request-id", request_id.encode()), (b"x-amz-id-2", host_id(request_id).encode()),
             (b"server", b"twinstore")]
-
-
-def _host_id() -> str:
-    return base64.b64encode(random.getrandbits(192).to_bytes(24, "big")).decode()
 
 
 def _parse_query(raw: str) -> dict[str, str]:
