@@ -143,7 +143,7 @@ def test_iam_user_needs_pass_role_for_the_log_group_role(s3: Any, east: Any,
             return "created"
         except ClientError as e:
             code = e.response["Error"]["Code"]
-            if code == "AccessDenied" and "iam:PassRole" in e.response["Error"]["Message"]:
+            if code == "AccessDeniedException" and "iam:PassRole" in e.response["Error"]["Message"]:
                 return "denied"
             return None  # user, key or role not yet visible
     assert wait_for(attempt, timeout=15) == "denied"
