@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 from .auth.credentials import CredentialDirectory, load_root_account
 from .blob.files import BlobStore
-from .edge.app import TwinstoreApp
+from .edge.app import InternalRoute, TwinstoreApp
 from .edge.proxy import RegionProxy
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
+from .replication.engine import Replication
+from .replication.sessions import AllowAll, RootRoleSessions
 from .s3.service import S3Service
 
 log = logging.getLogger("twinstore.region")
@@ -53,11 +55,19 @@ class Region:
         self.blobs = BlobStore(cfg.region_dir)
         self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
                             endpoint=cfg.endpoint)
+        # Replication's IAM seams: the integrator swaps RootRoleSessions for iam.service_session(role_arn,
+        # service="s3.amazonaws.com") and AllowAll for IAM policy evaluation (replication/sessions.py).
+        self.replication = Replication(self.s3, self.store, self.global_store, RootRoleSessions(self.root.credential),
+                                       AllowAll(), self.root.credential)
+        self.replication.install()
         self.proxy = RegionProxy()
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
         self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root), lambda: self._regions, self.proxy,
-                                on_startup=self.start, on_shutdown=self.stop)
+                                on_startup=self.start, on_shutdown=self.stop,
+                                internal_routes=[
+                                    InternalRoute("/_twinstore/replication/", self.replication.admin),
+                                    InternalRoute("/_twinstore/metrics", self.replication.metrics, public=True)])
 
     async def start(self) -> None:
         await self.reconcile_namespace()
@@ -67,6 +77,7 @@ class Region:
         await self.global_store.set_region_endpoint(self.cfg.name, self.cfg.endpoint)
         self._regions = set(await self.global_store.region_endpoints())
         self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_regions())
+        await self.replication.start()
 
     async def reconcile_namespace(self) -> None:
         """Finishes or undoes bucket creations/deletions a crash interrupted between the two stores."""
@@ -89,6 +100,7 @@ class Region:
     async def stop(self) -> None:
         if self._refresh_task:
             self._refresh_task.cancel()
+        await self.replication.stop()
         await self.proxy.close()
         await self.store.close()
         await self.global_store.close()

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import random
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 from urllib.parse import unquote, unquote_plus
 
@@ -25,10 +26,11 @@ from ..protocol.request import RequestParser
 from ..protocol.routing import consumed_query, route, subresources
 from ..protocol.timefmt import now_us
 from ..protocol.xml_out import ResponseSerializer
-from ..s3 import buckets, listing, multipart, objects, read  # noqa: F401  (registers handlers)
+from ..s3 import buckets, listing, multipart, objects, read, replica  # noqa: F401  (registers handlers)
 from ..s3.checksums import new_checksum
 from ..s3.http import S3Request, S3Response
 from ..s3.ingest import content_md5
+from ..s3.replica import replication_operation
 from ..s3.service import HANDLERS, S3Service
 from .body import RequestBody
 from .proxy import RegionProxy
@@ -44,6 +46,17 @@ ANONYMOUS = Principal(account_id="", arn="*", type="Anonymous")
 _CHECKSUM_HEADERS = ("x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme",
                      "x-amz-checksum-sha1", "x-amz-checksum-sha256")
 _STREAMED_OPS = {"PutObject", "UploadPart"}
+_CHECKSUM_REQUIRED = {"DeleteObjects", "PutBucketReplication"}
+# Internal endpoints under /_twinstore/ registered by the composition root (e.g. replication's admin API):
+# handler(method, path, query, principal) -> (status, content type, body). `public` ones skip SigV4.
+InternalHandler = Callable[[str, str, dict[str, str], Principal], Awaitable[tuple[int, str, bytes]]]
+
+
+@dataclass
+class InternalRoute:
+    prefix: str
+    handler: InternalHandler
+    public: bool = False
 
 
 class _Compiled:
@@ -74,8 +87,10 @@ def _request_id() -> str:
 class TwinstoreApp:
     def __init__(self, s3: S3Service, credentials: CredentialDirectory, known_regions: Callable[[], set[str]],
                  proxy: RegionProxy | None = None, on_startup: Callable[[], Awaitable[None]] | None = None,
-                 on_shutdown: Callable[[], Awaitable[None]] | None = None) -> None:
+                 on_shutdown: Callable[[], Awaitable[None]] | None = None,
+                 internal_routes: list[InternalRoute] | None = None) -> None:
         self.s3 = s3
+        self.internal_routes = internal_routes or []
         self.region = s3.region
         self.credentials = credentials
         self.known_regions = known_regions
@@ -129,6 +144,10 @@ class TwinstoreApp:
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         request_id = _request_id()
         if path.startswith("/_twinstore/"):
+            for r in self.internal_routes:
+                if path.partition("?")[0].startswith(r.prefix):
+                    await self.internal_route(r, path, method, raw_query, headers, send, request_id)
+                    return
             await self.internal(path, method, send, request_id)
             return
         query = _parse_query(raw_query)
@@ -155,10 +174,11 @@ class TwinstoreApp:
                 raw = await body.read_all(MAX_CONFIG_BODY)
                 _verify_small_body(operation, headers, raw)
                 payload = compiled.parser.parse_payload(raw)
-            self.authorize(principal, operation)
-            req = S3Request(operation, bucket, key, params, headers, query, body, principal, request_id,
+            handler_op = replication_operation(operation, headers)  # s3:ReplicateObject & co (s3/replica.py)
+            self.authorize(principal, handler_op)
+            req = S3Request(handler_op, bucket, key, params, headers, query, body, principal, request_id,
                             payload=payload, source_ip=(scope.get("client") or ("", 0))[0])
-            resp = await HANDLERS[operation](self.s3, req)
+            resp = await HANDLERS[handler_op](self.s3, req)
             await body.drain()
             await self.send_response(send, method, compiled.serializer, resp, request_id)
         except AWSError as err:
@@ -261,6 +281,25 @@ class TwinstoreApp:
         await send({"type": "http.response.start", "status": err.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    async def internal_route(self, r: InternalRoute, path: str, method: str, raw_query: str,
+                             headers: dict[str, str], send: Send, request_id: str) -> None:
+        query = _parse_query(raw_query)
+        try:
+            principal = ANONYMOUS
+            if not r.public:
+                signed = self.authenticate(method, path, raw_query, headers, query)
+                if signed is None or not signed.credential.principal.is_root:
+                    raise AWSError("AccessDenied")
+                principal = signed.credential.principal
+            status, ctype, body = await r.handler(method, path.partition("?")[0], query, principal)
+        except AWSError as err:
+            status, ctype = err.status, "application/json"
+            body = json.dumps({"error": err.code, "message": err.message}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": _base_headers(request_id) + [(b"content-type", ctype.encode()),
+                                                            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
+
     async def internal(self, path: str, method: str, send: Send, request_id: str) -> None:
         if path == "/_twinstore/health" and method in ("GET", "HEAD"):
             status = 200 if self.ready else 503
@@ -337,5 +376,5 @@ def _verify_small_body(operation: str, headers: dict[str, str], raw: bytes) -> N
             if c.b64digest() != v:
                 raise AWSError("BadDigest", f"The {h[len('x-amz-checksum-'):].upper()} you specified did not "
                                             f"match the calculated checksum.")
-    if operation == "DeleteObjects" and md5 is None and not present:
+    if operation in _CHECKSUM_REQUIRED and md5 is None and not present:
         raise AWSError("InvalidRequest", "Missing required header for this request: Content-Md5")

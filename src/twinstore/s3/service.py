@@ -8,12 +8,16 @@ from typing import Awaitable, Callable
 
 from ..blob.files import BlobStore
 from ..meta.ids import VersionIdFactory
-from ..meta.model import BlobSegment, Bucket
+from ..meta.model import BlobSegment, Bucket, ObjectVersion, OutboxItem
 from ..meta.store import GlobalStore, RegionStore
 from ..protocol.errors import AWSError
 from .http import S3Request, S3Response
 
 Handler = Callable[["S3Service", S3Request], Awaitable[S3Response]]
+# Replication seam (the replication package, a higher layer, supplies it): given a bucket, a version about to be
+# committed and the event ("put" | "delete" | "tags"), returns the outbox items to commit in the same
+# transaction, and marks the version (extra["replication"]) as it should be stored.
+ReplicationPlanner = Callable[[Bucket, ObjectVersion, str], list[OutboxItem]]
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -33,6 +37,8 @@ class S3Service:
     global_store: GlobalStore
     blobs: BlobStore
     endpoint: str = ""
+    replication_planner: ReplicationPlanner | None = None
+    replication_notify: Callable[[], None] | None = None  # wakes the replication workers after a commit
     version_ids: VersionIdFactory = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -50,6 +56,13 @@ class S3Service:
         if reg is not None and reg.state == "active" and reg.region != self.region:
             raise redirect(name, reg.region)
         raise AWSError("NoSuchBucket", BucketName=name)
+
+    def plan_replication(self, bucket: Bucket, v: ObjectVersion, event: str) -> list[OutboxItem]:
+        return self.replication_planner(bucket, v, event) if self.replication_planner is not None else []
+
+    def replication_queued(self, items: list[OutboxItem]) -> None:
+        if items and self.replication_notify is not None:
+            self.replication_notify()
 
     def free_later(self, segments: list[BlobSegment]) -> None:
         """Deletes data that committed metadata no longer references (after the commit, never before)."""

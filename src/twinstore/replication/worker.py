@@ -1,0 +1,268 @@
+"""The replication workers of one region: drain the durable outbox to destination regions.
+
+Dispatch: the outbox is read in sequence order; an item is sent only when no earlier item of the same
+(bucket, key, destination) is in flight or waiting for a retry, so each key's changes arrive in order. Two lanes
+bound concurrency: many small objects at once, few large ones (their bodies are streamed from the blob files,
+never held whole in memory). Outcomes:
+  - success: the outbox row is deleted and the source version's status updated, in one transaction;
+  - transient (destination region down, 5xx, connection reset, digest mismatch in transit): the row stays,
+    retried with exponential backoff (the version stays PENDING);
+  - permanent (access denied, destination bucket missing or not versioned, role not assumable): FAILED with
+    AWS's failure reason, kept in repl_failures (visible via `twinstore replication status` and /metrics).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any, AsyncIterator
+
+import aiohttp
+
+from ..auth.principal import Credential
+from ..meta.model import Bucket, ObjectVersion, OutboxItem
+from ..meta.store import GlobalStore, RegionStore
+from ..s3.objects import open_data, read_data
+from ..s3.replica import REPLICATION_HEADER, encode_descriptor
+from ..s3.service import S3Service
+from .client import RegionClient, Reply
+from .metrics import LiveCounters
+from .sessions import Permissions, RoleSessions
+from .signer import object_path
+
+log = logging.getLogger("twinstore.replication")
+
+LARGE_OBJECT = 1 << 20
+MAX_BACKOFF_S = 30.0
+MAX_DIGEST_RETRIES = 10
+SCAN_LIMIT = 4096
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Permanent(Exception):
+    """Replication of this item cannot succeed: FAILED with `reason` (AWS failure reason code)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Transient(Exception):
+    pass
+
+
+class ReplicationWorkers:
+    def __init__(self, svc: S3Service, store: RegionStore, global_store: GlobalStore, sessions: RoleSessions,
+                 permissions: Permissions, client: RegionClient, live: LiveCounters,
+                 small_concurrency: int = 64, large_concurrency: int = 4) -> None:
+        self.svc, self.store, self.global_store = svc, store, global_store
+        self.sessions, self.permissions, self.client, self.live = sessions, permissions, client, live
+        self.limits = {"small": small_concurrency, "large": large_concurrency}
+        self.running = {"small": 0, "large": 0}
+        self._inflight: set[int] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._endpoints: dict[str, str] = {}
+        self._endpoints_at = 0.0
+        self._names: dict[int, str] = {}
+
+    # ---- lifecycle ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._dispatch_loop())
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        for t in list(self._tasks):
+            t.cancel()
+        await asyncio.gather(*([self._task] if self._task else []), *self._tasks, return_exceptions=True)
+
+    # ---- dispatch -----------------------------------------------------------------------------------------
+    async def _dispatch_loop(self) -> None:
+        delay = 0.0
+        while True:
+            try:
+                if delay:
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), delay)
+                    except asyncio.TimeoutError:
+                        pass
+                self._wake.clear()
+                delay = await self._dispatch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the loop must survive anything; the outbox is durable
+                log.exception("replication dispatch failed")
+                delay = 1.0
+
+    async def _dispatch_once(self) -> float:
+        """Starts every eligible item; returns how long to sleep when nothing wakes the loop earlier."""
+        items = await self.store.pending_replication(SCAN_LIMIT)
+        if not items:
+            return 5.0
+        now = _now_us()
+        blocked: set[tuple[int, str, str]] = set()
+        next_due: int | None = None
+        for it in items:
+            k = (it.bucket_id, it.key, it.dest_bucket)
+            if k in blocked:
+                continue
+            blocked.add(k)  # later items of this key wait for this one
+            if it.seq in self._inflight:
+                continue
+            if it.next_try_us > now:
+                next_due = it.next_try_us if next_due is None else min(next_due, it.next_try_us)
+                continue
+            lane = "large" if it.size > LARGE_OBJECT else "small"
+            if self.running[lane] >= self.limits[lane]:
+                continue
+            self.running[lane] += 1
+            self._inflight.add(it.seq)
+            task = asyncio.get_running_loop().create_task(self._run(it, lane))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        if next_due is not None:
+            return max(0.01, (next_due - now) / 1e6)
+        return 5.0 if len(items) < SCAN_LIMIT else 0.05
+
+    async def _run(self, it: OutboxItem, lane: str) -> None:
+        try:
+            await self._attempt(it)
+        finally:
+            self.running[lane] -= 1
+            self._inflight.discard(it.seq)
+            self._wake.set()
+
+    async def _attempt(self, it: OutboxItem) -> None:
+        try:
+            latency = await self.replicate(it)
+        except Permanent as p:
+            log.warning("replication of %s/%s (%s) to %s failed: %s", it.bucket_id, it.key, it.vid, it.dest_bucket,
+                        p.reason)
+            await self.store.finish_replication(it, False, p.reason, _now_us())
+            return
+        except (Transient, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            it.attempts += 1
+            backoff = min(MAX_BACKOFF_S, 0.05 * (2 ** min(it.attempts, 20)))
+            it.next_try_us = _now_us() + int(backoff * (0.5 + random.random()) * 1e6)
+            it.last_error = f"{type(exc).__name__}: {exc}"
+            self.live.retries += 1
+            await self.store.defer_replication(it)
+            return
+        await self.store.finish_replication(it, True, "", _now_us())
+        if latency is not None:
+            src = await self._bucket_by_id(it.bucket_id)
+            self.live.replicated((src.name if src else str(it.bucket_id), it.rule_id, it.dest_bucket), latency,
+                                 it.size, it.rtc)
+
+    # ---- one operation ------------------------------------------------------------------------------------
+    async def _bucket_by_id(self, bucket_id: int) -> Bucket | None:
+        name = self._names.get(bucket_id)
+        b = self.store.cached_bucket(name) if name else None
+        if b is None or b.id != bucket_id:
+            self._names = {x.id: x.name for x in await self.store.list_buckets()}
+            name = self._names.get(bucket_id)
+            b = self.store.cached_bucket(name) if name else None
+        return b
+
+    async def _endpoint(self, region: str) -> str:
+        if region not in self._endpoints or time.monotonic() - self._endpoints_at > 5:
+            self._endpoints = await self.global_store.region_endpoints()
+            self._endpoints_at = time.monotonic()
+        ep = self._endpoints.get(region)
+        if not ep:
+            raise Transient(f"no endpoint known for region {region}")
+        return ep
+
+    def _credential(self, config: dict[str, Any]) -> Credential:
+        try:
+            return self.sessions.credential(config["Role"])
+        except Exception:  # noqa: BLE001 - whatever IAM says, the role cannot be used
+            raise Permanent("AssumeRoleNotPermitted") from None
+
+    async def replicate(self, it: OutboxItem) -> float | None:
+        """Performs one outbox item; returns the replication latency in seconds for data/marker operations."""
+        src = await self._bucket_by_id(it.bucket_id)
+        if src is None:
+            raise Permanent("SrcBucketNotFound")
+        config = src.configs.get("replication")
+        if not config:
+            raise Permanent("SrcBucketReplicationConfigMissing")
+        v = await self.store.get_version(it.bucket_id, it.key, it.vid)
+        if v is None:
+            return None  # the version was deleted by id before it could replicate: nothing is owed any more
+        cred = self._credential(config)
+        resource = f"arn:aws:s3:::{src.name}/{it.key}"
+        if not self.permissions.allowed(cred, "s3:GetObjectVersionForReplication", resource):
+            raise Permanent("SrcGetObjectNotPermitted")
+        reg = await self.global_store.lookup_bucket(it.dest_bucket)
+        if reg is None or reg.state != "active":
+            raise Permanent("DstBucketNotFound")
+        endpoint = await self._endpoint(reg.region)
+        tags = v.tags if self.permissions.allowed(cred, "s3:GetObjectVersionTagging", resource) else {}
+        desc: dict[str, Any] = {"vid": v.vid, "lm": v.last_modified_us, "src": src.name, "owner": v.owner}
+        path = object_path(it.dest_bucket, it.key)
+        if it.op == "tags":
+            desc["tags"] = tags
+            reply = await self.client.request("PUT", endpoint, path, cred, reg.region,
+                                              headers={REPLICATION_HEADER: encode_descriptor(desc)},
+                                              query={"tagging": ""}, body=b"", size=0)
+            self._check(reply, "DstPutTaggingNotPermitted", missing_version_ok=False)
+            return None
+        if it.op == "delete":
+            desc["dm"] = True
+            reply = await self.client.request("DELETE", endpoint, path, cred, reg.region,
+                                              headers={REPLICATION_HEADER: encode_descriptor(desc)})
+            self._check(reply, "DstDelObjNotPermitted")
+            return (_now_us() - v.last_modified_us) / 1e6
+        await self._put(it, v, desc, tags, endpoint, path, cred, reg.region, src)
+        return (_now_us() - v.last_modified_us) / 1e6
+
+    async def _put(self, it: OutboxItem, v: ObjectVersion, desc: dict[str, Any], tags: dict[str, str],
+                   endpoint: str, path: str, cred: Credential, region: str, src: Bucket) -> None:
+        rule = next((r for r in src.configs["replication"]["Rules"] if r["ID"] == it.rule_id), None)
+        sc = ((rule or {}).get("Destination") or {}).get("StorageClass") or v.storage_class
+        desc.update({"size": v.size, "etag": v.etag, "checksum": v.checksum, "parts": v.part_sizes,
+                     "part_checksums": v.extra.get("part_checksums"), "sc": sc, "headers": v.headers,
+                     "meta": v.user_meta, "tags": tags})
+        headers = {REPLICATION_HEADER: encode_descriptor(desc)}
+        body: bytes | AsyncIterator[bytes]
+        if v.inline is not None or v.size == 0:
+            body = v.inline or b""
+        else:
+            fds = await open_data(self.svc, v)
+            if fds is None:
+                raise Transient("source data changed while opening")
+            body = read_data(self.svc, v, 0, v.size, fds)
+        reply = await self.client.request("PUT", endpoint, path, cred, region, headers=headers, body=body,
+                                          size=v.size)
+        if reply.code in ("BadDigest", "IncompleteBody"):
+            if it.attempts >= MAX_DIGEST_RETRIES:
+                raise Permanent("DstPutObjectDigestMismatch")
+            raise Transient(reply.code)
+        self._check(reply, "DstPutObjectNotPermitted")
+
+    @staticmethod
+    def _check(reply: Reply, denied_reason: str, missing_version_ok: bool = True) -> None:
+        if reply.status < 300:
+            return
+        if reply.failure:
+            raise Permanent(reply.failure)
+        if reply.status == 403 or reply.code == "AccessDenied":
+            raise Permanent(denied_reason)
+        if reply.code == "NoSuchBucket":
+            raise Permanent("DstBucketNotFound")
+        if reply.code == "NoSuchVersion":
+            raise Permanent("DstVersionNotFound")
+        if reply.status >= 500 or reply.status in (301, 307, 408, 429) or reply.code in ("SlowDown", "RequestTimeout"):
+            raise Transient(f"{reply.status} {reply.code}")
+        raise Permanent(reply.code or f"HTTP{reply.status}")
