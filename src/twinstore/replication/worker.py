@@ -35,7 +35,7 @@ from .signer import object_path
 log = logging.getLogger("twinstore.replication")
 
 LARGE_OBJECT = 1 << 20
-MAX_BACKOFF_S = 30.0
+MAX_BACKOFF_S = 5.0
 MAX_DIGEST_RETRIES = 10
 SCAN_LIMIT = 4096
 
@@ -71,6 +71,9 @@ class ReplicationWorkers:
         self._endpoints: dict[str, str] = {}
         self._endpoints_at = 0.0
         self._names: dict[int, str] = {}
+        # destination bucket -> (unreachable until (monotonic s), consecutive failures): while a destination's
+        # region is down, its items wait without a request (or a metadata write) each; one probe per period
+        self._down: dict[str, tuple[float, int]] = {}
 
     # ---- lifecycle ----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -110,8 +113,10 @@ class ReplicationWorkers:
         if not items:
             return 5.0
         now = _now_us()
+        mono = time.monotonic()
         blocked: set[tuple[int, str, str]] = set()
         next_due: int | None = None
+        probing: set[str] = set()
         for it in items:
             k = (it.bucket_id, it.key, it.dest_bucket)
             if k in blocked:
@@ -119,6 +124,14 @@ class ReplicationWorkers:
             blocked.add(k)  # later items of this key wait for this one
             if it.seq in self._inflight:
                 continue
+            down = self._down.get(it.dest_bucket)
+            if down is not None:
+                if down[0] > mono or it.dest_bucket in probing:
+                    due = now + int((down[0] - mono) * 1e6)
+                    next_due = due if next_due is None else min(next_due, due)
+                    continue
+                probing.add(it.dest_bucket)
+                self._down[it.dest_bucket] = (mono + self._backoff(down[1]), down[1])
             if it.next_try_us > now:
                 next_due = it.next_try_us if next_due is None else min(next_due, it.next_try_us)
                 continue
@@ -152,17 +165,25 @@ class ReplicationWorkers:
             return
         except (Transient, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             it.attempts += 1
-            backoff = min(MAX_BACKOFF_S, 0.05 * (2 ** min(it.attempts, 20)))
-            it.next_try_us = _now_us() + int(backoff * (0.5 + random.random()) * 1e6)
+            backoff = self._backoff(it.attempts)
+            if not isinstance(exc, Transient):  # the region is unreachable: hold every item for it
+                fails = self._down.get(it.dest_bucket, (0.0, 0))[1] + 1
+                self._down[it.dest_bucket] = (time.monotonic() + self._backoff(fails), fails)
+            it.next_try_us = _now_us() + int(backoff * 1e6)
             it.last_error = f"{type(exc).__name__}: {exc}"
             self.live.retries += 1
             await self.store.defer_replication(it)
             return
+        self._down.pop(it.dest_bucket, None)
         await self.store.finish_replication(it, True, "", _now_us())
         if latency is not None:
             src = await self._bucket_by_id(it.bucket_id)
             self.live.replicated((src.name if src else str(it.bucket_id), it.rule_id, it.dest_bucket), latency,
                                  it.size, it.rtc)
+
+    @staticmethod
+    def _backoff(attempts: int) -> float:
+        return min(MAX_BACKOFF_S, 0.05 * (2 ** min(attempts, 20))) * (0.75 + random.random() / 2)
 
     # ---- one operation ------------------------------------------------------------------------------------
     async def _bucket_by_id(self, bucket_id: int) -> Bucket | None:
