@@ -64,5 +64,13 @@ def credentials(data_dir: str) -> None:
     click.echo(f"AWS_SECRET_ACCESS_KEY={root.secret_access_key}")
 
 
+def _add_replication() -> None:
+    from .replication import replication
+    main.add_command(replication)
+
+
+_add_replication()
+
+
 if __name__ == "__main__":
     main()
