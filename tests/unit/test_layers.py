@@ -6,8 +6,8 @@ import ast
 import pathlib
 
 SRC = pathlib.Path(__file__).resolve().parents[2] / "src" / "twinstore"
-RANK = {"aio": 0, "protocol": 1, "auth": 2, "meta": 2, "blob": 2, "crypto": 2, "iam": 3, "kms": 3, "s3": 4,
-        "logs": 4, "replication": 5, "audit": 5, "stacks": 6, "edge": 7, "region": 8, "cli": 9}
+RANK = {"aio": 0, "protocol": 1, "auth": 2, "meta": 2, "blob": 2, "crypto": 2, "iam": 3, "kms": 3, "s3": 4, "logs": 4,
+        "replication": 5, "audit": 5, "stacks": 6, "edge": 7, "region": 8, "cli": 9}
 
 
 def _imports(path: pathlib.Path) -> set[str]:

@@ -154,11 +154,13 @@ def _check_region(region: str, expected_region: str | None, error_code: str) -> 
 
 
 def verify_header(req: RequestToVerify, lookup: CredentialLookup, now_us: int,
-                  region_ok: Callable[[str], str | None], expected_service: str = "s3") -> SignedRequest:
+                  region_ok: Callable[[str], str | None], expected_service: str = "s3",
+                  body_sha256: str | None = None) -> SignedRequest:
     """Verifies an `Authorization: AWS4-HMAC-SHA256 ...` request.
 
     `region_ok(region)` returns None when the signing region is acceptable, else the region to expect;
-    `expected_service` is the service the endpoint serves.
+    `expected_service` is the service the endpoint serves. `body_sha256`: for services other than S3, whose
+    clients sign the body's hash without sending `x-amz-content-sha256`, the hash of the body already read.
     """
     auth = req.headers.get("authorization", "")
     if not auth.startswith(ALGORITHM + " "):
@@ -192,6 +194,11 @@ def verify_header(req: RequestToVerify, lookup: CredentialLookup, now_us: int,
     if cred is None:
         raise AWSError("InvalidAccessKeyId", AWSAccessKeyId=akid)
     payload_hash = req.headers.get("x-amz-content-sha256")
+    if body_sha256 is not None:
+        if payload_hash is not None and payload_hash != UNSIGNED_PAYLOAD and payload_hash.lower() != body_sha256:
+            raise AWSError("XAmzContentSHA256Mismatch", ClientComputedContentSHA256=payload_hash,
+                           S3ComputedContentSHA256=body_sha256)
+        payload_hash = payload_hash or body_sha256
     if payload_hash is None:
         raise AWSError("InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
     _check_payload_hash(payload_hash)
@@ -251,6 +258,15 @@ def verify_presigned(req: RequestToVerify, query: Mapping[str, str], lookup: Cre
     _check_signature(req, cred, key, amz_date, scope, signed_headers.split(";"), payload_hash,
                      canonical_query(req.raw_query, drop_signature=True), provided)
     return SignedRequest(cred, region, service, amz_date, scope, provided, key, payload_hash, True)
+
+
+def scope_service(authorization: str) -> str | None:
+    """The service named in an Authorization header's credential scope, without verifying anything."""
+    start = authorization.find("Credential=")
+    if start < 0:
+        return None
+    parts = authorization[start + 11:].split(",", 1)[0].split("/")
+    return parts[3] if len(parts) == 5 else None
 
 
 def chunk_signature(signed: SignedRequest, previous: str, chunk_sha256_hex: str) -> str:

@@ -14,16 +14,18 @@ import json
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import unquote, unquote_plus
 
 from ..auth import sigv4
 from ..auth.credentials import CredentialDirectory
 from ..auth.principal import Principal
+from ..auth.request import ApiRequest, ApiService, CallRecord, CallSink
 from ..protocol.errors import AWSError, error_xml
 from ..protocol.model import operation as op_model
 from ..protocol.request import RequestParser
 from ..protocol.routing import consumed_query, route, subresources
+from ..protocol.rpc import signing_names
 from ..protocol.timefmt import now_us
 from ..protocol.xml_out import ResponseSerializer
 from ..s3 import buckets, listing, multipart, objects, read, replica  # noqa: F401  (registers handlers)
@@ -34,6 +36,7 @@ from ..s3.replica import replication_operation
 from ..s3.service import HANDLERS, S3Service
 from .body import RequestBody
 from .proxy import RegionProxy
+from .rpc import handle_rpc, scrub
 
 log = logging.getLogger("twinstore.edge")
 
@@ -88,9 +91,17 @@ class TwinstoreApp:
     def __init__(self, s3: S3Service, credentials: CredentialDirectory, known_regions: Callable[[], set[str]],
                  proxy: RegionProxy | None = None, on_startup: Callable[[], Awaitable[None]] | None = None,
                  on_shutdown: Callable[[], Awaitable[None]] | None = None,
+                 services: Mapping[str, ApiService] | None = None, on_call: CallSink | None = None,
                  internal_routes: list[InternalRoute] | None = None) -> None:
+        """`services`: botocore service name -> implementation, for the non-S3 services this region serves;
+        `on_call`: the audit sink, told about every finished request (must only enqueue);
+        `internal_routes`: extra endpoints under /_twinstore/ (e.g. replication's admin API and metrics)."""
         self.s3 = s3
         self.internal_routes = internal_routes or []
+        self.services: dict[str, ApiService] = dict(services or {})
+        self.on_call = on_call
+        self.anonymous = ANONYMOUS
+        self._rpc_by_scope = signing_names()
         self.region = s3.region
         self.credentials = credentials
         self.known_regions = known_regions
@@ -150,8 +161,18 @@ class TwinstoreApp:
                     return
             await self.internal(path, method, send, request_id)
             return
+        auth = headers.get("authorization")
+        if auth is not None and path == "/" and "/s3/aws4_request" not in auth:
+            service = self._rpc_by_scope.get(sigv4.scope_service(auth) or "")
+            if service is not None:
+                await handle_rpc(self, service, scope, receive, send, headers, request_id)
+                return
         query = _parse_query(raw_query)
         body: RequestBody | None = None
+        principal = ANONYMOUS
+        operation: str | None = None
+        bucket = key = None
+        params: dict[str, Any] = {}
         try:
             signed = self.authenticate(method, path, raw_query, headers, query)
             principal = signed.credential.principal if signed else ANONYMOUS
@@ -181,6 +202,9 @@ class TwinstoreApp:
             resp = await HANDLERS[handler_op](self.s3, req)
             await body.drain()
             await self.send_response(send, method, compiled.serializer, resp, request_id)
+            if self.on_call is not None:
+                self._record(principal, operation, bucket, key, params, headers, scope, request_id, resp.status,
+                             output=resp.output, bytes_in=body.length or 0, bytes_out=resp.content_length or 0)
         except AWSError as err:
             if body is None:
                 body = RequestBody.unread(receive, headers)
@@ -188,9 +212,25 @@ class TwinstoreApp:
             if body.abandoned:
                 err.headers["connection"] = "close"
             await self.send_error(send, method, err, request_id)
+            if self.on_call is not None:
+                self._record(principal, operation or "", bucket, key, params, headers, scope, request_id,
+                             err.status, error=err)
         except Exception:  # noqa: BLE001 - last resort: never leak a traceback to the client
             log.exception("internal error (request %s)", request_id)
             await self.send_error(send, method, AWSError("InternalError"), request_id)
+
+    def _record(self, principal: Principal, operation: str, bucket: str | None, key: str | None,
+                params: dict[str, Any], headers: dict[str, str], scope: Scope, request_id: str, status: int,
+                output: dict[str, Any] | None = None, error: AWSError | None = None, bytes_in: int = 0,
+                bytes_out: int = 0) -> None:
+        assert self.on_call is not None
+        self.on_call(CallRecord(
+            service="s3", operation=operation, region=self.region, principal=principal, request_id=request_id,
+            time_us=now_us(), status=status, source_ip=(scope.get("client") or ("", 0))[0],
+            user_agent=headers.get("user-agent", ""), bucket=bucket, key=key, params=scrub(params),
+            output=scrub(output) if output is not None else None, error_code=error.code if error else "",
+            error_message=error.message if error else "", headers=headers, bytes_in=bytes_in,
+            bytes_out=bytes_out, presigned="X-Amz-Signature" in scope.get("query_string", b"").decode("latin-1")))
 
     # ---- pipeline steps -----------------------------------------------------------------------------------
     def authenticate(self, method: str, path: str, raw_query: str, headers: dict[str, str],
@@ -216,6 +256,12 @@ class TwinstoreApp:
             raise AWSError("AccessDenied")
         if not principal.is_root:
             raise AWSError("AccessDenied")
+
+    def authorize_api(self, principal: Principal, action: str, req: ApiRequest) -> None:
+        """`action` is `<signing name>:<Operation>`, e.g. `iam:CreateRole`. Until IAM lands: root only."""
+        if not principal.is_root:
+            raise AWSError("AccessDenied", f"User: {principal.arn} is not authorized to perform: {action}",
+                           status=403)
 
     async def forward_to_region(self, region: str, bucket: str | None, scope: Scope, receive: Receive,
                                 send: Send, headers: dict[str, str]) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from botocore.model import ListShape, OperationModel, Shape, StructureShape
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
 
 from .timefmt import iso8601, rfc1123
 
@@ -116,6 +116,20 @@ class XmlWriterCompiler:
                 lines.append(f"{indent}for {item} in {var}:")
                 self._emit_value(lines, indent + "    ", inner_name, member, item, depth + 1)
                 lines.append(f"{indent}a({'</' + name + '>'!r})")
+        elif isinstance(shape, MapShape):
+            kname = shape.key.serialization.get("name", "key")
+            vname = shape.value.serialization.get("name", "value")
+            k, v = f"k{depth}", f"v{depth}"
+            flat = shape.serialization.get("flattened")
+            if not flat:
+                lines.append(f"{indent}a({'<' + name + '>'!r})")
+            lines.append(f"{indent}for {k}, {v} in {var}.items():")
+            lines.append(f"{indent}    a({('<' + name + '>') if flat else '<entry>'!r})")
+            self._emit_value(lines, indent + "    ", kname, shape.key, k, depth + 1)
+            self._emit_value(lines, indent + "    ", vname, shape.value, v, depth + 1)
+            lines.append(f"{indent}    a({('</' + name + '>') if flat else '</entry>'!r})")
+            if not flat:
+                lines.append(f"{indent}a({'</' + name + '>'!r})")
         else:
             lines.append(f"{indent}a({'<' + name + '>'!r} + {self._scalar_expr(shape, var)} + "
                          f"{'</' + name + '>'!r})")
@@ -137,12 +151,16 @@ class XmlWriterCompiler:
         return self._ns[fname]  # type: ignore[no-any-return]
 
 
-_COMPILER = XmlWriterCompiler()
+_COMPILERS: dict[str, XmlWriterCompiler] = {}
+_COMPILER = _COMPILERS["s3"] = XmlWriterCompiler()
 
 
-def writer_for(shape: StructureShape) -> Writer:
-    """The compiled writer of a structure shape (shared cache)."""
-    return _COMPILER.writer(shape)
+def writer_for(shape: StructureShape, service: str = "s3") -> Writer:
+    """The compiled writer of a structure shape (one cache per service: shape names are per-service)."""
+    comp = _COMPILERS.get(service)
+    if comp is None:
+        comp = _COMPILERS[service] = XmlWriterCompiler()
+    return comp.writer(shape)
 
 
 def _header_formatter(shape: Shape) -> Callable[[Any], str]:
