@@ -35,7 +35,7 @@ from .signer import object_path
 log = logging.getLogger("twinstore.replication")
 
 LARGE_OBJECT = 1 << 20
-MAX_BACKOFF_S = 5.0
+MAX_BACKOFF_S = 1.0
 MAX_DIGEST_RETRIES = 10
 SCAN_LIMIT = 4096
 
