@@ -237,7 +237,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=200, help="PUT/s into EACH region (default 200)")
     ap.add_argument("--duration", type=float, default=20, help="seconds of steady load (default 20)")
-    ap.add_argument("--sample", type=int, default=10, help="measure the lag of every n-th object (default 10)")
+    ap.add_argument("--sample", type=int, default=25, help="measure the lag of every n-th object (default 25)")
     ap.add_argument("--poll", type=float, default=5, help="HEAD poll interval in ms (default 5)")
     ap.add_argument("--large-size-mib", type=int, default=64)
     ap.add_argument("--large-count", type=int, default=3)

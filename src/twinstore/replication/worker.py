@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator
 import aiohttp
 
 from ..auth.principal import Credential
-from ..meta.model import Bucket, ObjectVersion, OutboxItem
+from ..meta.model import Bucket, BucketRegistration, ObjectVersion, OutboxItem
 from ..meta.store import GlobalStore, RegionStore
 from ..s3.objects import open_data, read_data
 from ..s3.replica import REPLICATION_HEADER, encode_descriptor
@@ -71,6 +71,10 @@ class ReplicationWorkers:
         self._endpoints: dict[str, str] = {}
         self._endpoints_at = 0.0
         self._names: dict[int, str] = {}
+        self._queue: dict[int, OutboxItem] = {}  # loaded, unfinished outbox items in sequence order
+        self._loaded_upto = 0
+        self._caught_up = False
+        self._registrations: dict[str, tuple[float, BucketRegistration | None]] = {}
         # destination bucket -> (unreachable until (monotonic s), consecutive failures): while a destination's
         # region is down, its items wait without a request (or a metadata write) each; one probe per period
         self._down: dict[str, tuple[float, int]] = {}
@@ -107,11 +111,25 @@ class ReplicationWorkers:
                 log.exception("replication dispatch failed")
                 delay = 1.0
 
+    async def _refill(self) -> None:
+        """Loads outbox items past the last one loaded. Sequence numbers are assigned in commit order by the
+        single writer, so nothing can appear behind `_loaded_upto` later."""
+        while len(self._queue) < SCAN_LIMIT:
+            more = await self.store.pending_replication(SCAN_LIMIT, self._loaded_upto)
+            for it in more:
+                self._queue[it.seq] = it
+                self._loaded_upto = it.seq
+            if len(more) < SCAN_LIMIT:
+                self._caught_up = True
+                return
+            self._caught_up = False
+
     async def _dispatch_once(self) -> float:
         """Starts every eligible item; returns how long to sleep when nothing wakes the loop earlier."""
-        items = await self.store.pending_replication(SCAN_LIMIT)
-        if not items:
+        await self._refill()
+        if not self._queue:
             return 5.0
+        items = list(self._queue.values())
         now = _now_us()
         mono = time.monotonic()
         blocked: set[tuple[int, str, str]] = set()
@@ -137,6 +155,8 @@ class ReplicationWorkers:
                 continue
             lane = "large" if it.size > LARGE_OBJECT else "small"
             if self.running[lane] >= self.limits[lane]:
+                if self.running["small"] >= self.limits["small"] and self.running["large"] >= self.limits["large"]:
+                    break
                 continue
             self.running[lane] += 1
             self._inflight.add(it.seq)
@@ -145,7 +165,7 @@ class ReplicationWorkers:
             task.add_done_callback(self._tasks.discard)
         if next_due is not None:
             return max(0.01, (next_due - now) / 1e6)
-        return 5.0 if len(items) < SCAN_LIMIT else 0.05
+        return 5.0 if self._caught_up else 0.05
 
     async def _run(self, it: OutboxItem, lane: str) -> None:
         try:
@@ -162,11 +182,15 @@ class ReplicationWorkers:
             log.warning("replication of %s/%s (%s) to %s failed: %s", it.bucket_id, it.key, it.vid, it.dest_bucket,
                         p.reason)
             await self.store.finish_replication(it, False, p.reason, _now_us())
+            self._queue.pop(it.seq, None)
             return
-        except (Transient, aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (Transient, aiohttp.ClientError, OSError, asyncio.TimeoutError, Exception) as exc:
+            if not isinstance(exc, (Transient, aiohttp.ClientError, OSError, asyncio.TimeoutError)):
+                log.exception("replication of %s/%s (%s) failed unexpectedly; will retry", it.bucket_id, it.key,
+                              it.vid)
             it.attempts += 1
             backoff = self._backoff(it.attempts)
-            if not isinstance(exc, Transient):  # the region is unreachable: hold every item for it
+            if isinstance(exc, (aiohttp.ClientError, OSError, asyncio.TimeoutError)):  # region unreachable: hold it
                 fails = self._down.get(it.dest_bucket, (0.0, 0))[1] + 1
                 self._down[it.dest_bucket] = (time.monotonic() + self._backoff(fails), fails)
             it.next_try_us = _now_us() + int(backoff * 1e6)
@@ -176,6 +200,7 @@ class ReplicationWorkers:
             return
         self._down.pop(it.dest_bucket, None)
         await self.store.finish_replication(it, True, "", _now_us())
+        self._queue.pop(it.seq, None)
         if latency is not None:
             src = await self._bucket_by_id(it.bucket_id)
             self.live.replicated((src.name if src else str(it.bucket_id), it.rule_id, it.dest_bucket), latency,
@@ -204,6 +229,15 @@ class ReplicationWorkers:
             raise Transient(f"no endpoint known for region {region}")
         return ep
 
+    async def _registration(self, bucket: str) -> BucketRegistration | None:
+        """The destination's namespace entry, cached for a second (one global.db read per bucket, not per item)."""
+        hit = self._registrations.get(bucket)
+        if hit is not None and time.monotonic() - hit[0] < 1.0:
+            return hit[1]
+        reg = await self.global_store.lookup_bucket(bucket)
+        self._registrations[bucket] = (time.monotonic(), reg)
+        return reg
+
     def _credential(self, config: dict[str, Any]) -> Credential:
         try:
             return self.sessions.credential(config["Role"])
@@ -225,7 +259,7 @@ class ReplicationWorkers:
         resource = f"arn:aws:s3:::{src.name}/{it.key}"
         if not self.permissions.allowed(cred, "s3:GetObjectVersionForReplication", resource):
             raise Permanent("SrcGetObjectNotPermitted")
-        reg = await self.global_store.lookup_bucket(it.dest_bucket)
+        reg = await self._registration(it.dest_bucket)
         if reg is None or reg.state != "active":
             raise Permanent("DstBucketNotFound")
         endpoint = await self._endpoint(reg.region)
