@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import urllib.request
 from typing import Any, Iterator
 
 import pytest
@@ -53,6 +54,11 @@ def test_destination_down_then_back_in_order(dep: Deployment) -> None:
     acked += [s3e.put_object(Bucket=eb, Key=f"k{i}", Body=b"x")["VersionId"] for i in range(20)]
     for vid in acked[:5]:
         assert s3e.head_object(Bucket=eb, Key="same-key", VersionId=vid)["ReplicationStatus"] == "PENDING"
+    with urllib.request.urlopen(dep["us-east-2"].endpoint + "/_twinstore/metrics") as r:
+        metrics = r.read().decode()
+    labels = f'source_bucket="{eb}",rule_id="r1",destination_bucket="{wb}"'
+    assert f"twinstore_replication_operations_pending{{{labels}}} 25" in metrics
+    assert f"twinstore_replication_bytes_pending{{{labels}}} {5 * 2 + 20}" in metrics
     west.start()
     s3w = west.client()
     wait_for(lambda: _all_completed(s3e, eb), timeout=90, what="all COMPLETED after the destination returned")
