@@ -67,6 +67,8 @@ class Region:
         self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root), lambda: self._regions, self.proxy,
                                 on_startup=self.start, on_shutdown=self.stop, services=self.api_services(),
                                 internal_routes=[
+                                    InternalRoute("/_twinstore/replication/batch", self.replication.batches.handle,
+                                                  root_only=False),
                                     InternalRoute("/_twinstore/replication/", self.replication.admin),
                                     InternalRoute("/_twinstore/metrics", self.replication.metrics, public=True)])
 

@@ -51,8 +51,10 @@ _CHECKSUM_HEADERS = ("x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-che
 _STREAMED_OPS = {"PutObject", "UploadPart"}
 _CHECKSUM_REQUIRED = {"DeleteObjects", "PutBucketReplication"}
 # Internal endpoints under /_twinstore/ registered by the composition root (e.g. replication's admin API):
-# handler(method, path, query, principal) -> (status, content type, body). `public` ones skip SigV4.
-InternalHandler = Callable[[str, str, dict[str, str], Principal], Awaitable[tuple[int, str, bytes]]]
+# handler(method, path, query, principal, body) -> (status, content type, body). `public` ones skip SigV4;
+# `root_only` ones refuse any principal but the account root (others check permissions themselves).
+InternalHandler = Callable[[str, str, dict[str, str], Principal, bytes], Awaitable[tuple[int, str, bytes]]]
+MAX_INTERNAL_BODY = 16 << 20
 
 
 @dataclass
@@ -60,6 +62,7 @@ class InternalRoute:
     prefix: str
     handler: InternalHandler
     public: bool = False
+    root_only: bool = True
 
 
 class _Compiled:
@@ -157,7 +160,7 @@ class TwinstoreApp:
         if path.startswith("/_twinstore/"):
             for r in self.internal_routes:
                 if path.partition("?")[0].startswith(r.prefix):
-                    await self.internal_route(r, path, method, raw_query, headers, send, request_id)
+                    await self.internal_route(r, path, method, raw_query, headers, receive, send, request_id)
                     return
             await self.internal(path, method, send, request_id)
             return
@@ -328,17 +331,22 @@ class TwinstoreApp:
         await send({"type": "http.response.body", "body": body})
 
     async def internal_route(self, r: InternalRoute, path: str, method: str, raw_query: str,
-                             headers: dict[str, str], send: Send, request_id: str) -> None:
+                             headers: dict[str, str], receive: Receive, send: Send, request_id: str) -> None:
         query = _parse_query(raw_query)
+        req_body = RequestBody.unread(receive, headers)
         try:
             principal = ANONYMOUS
+            signed = None
             if not r.public:
                 signed = self.authenticate(method, path, raw_query, headers, query)
-                if signed is None or not signed.credential.principal.is_root:
+                if signed is None or (r.root_only and not signed.credential.principal.is_root):
                     raise AWSError("AccessDenied")
                 principal = signed.credential.principal
-            status, ctype, body = await r.handler(method, path.partition("?")[0], query, principal)
+            req_body = RequestBody(receive, headers, signed)
+            raw = await req_body.read_all(MAX_INTERNAL_BODY) if method in ("POST", "PUT") else b""
+            status, ctype, body = await r.handler(method, path.partition("?")[0], query, principal, raw)
         except AWSError as err:
+            await req_body.drain()
             status, ctype = err.status, "application/json"
             body = json.dumps({"error": err.code, "message": err.message}).encode()
         await send({"type": "http.response.start", "status": status,

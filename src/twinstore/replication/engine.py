@@ -14,6 +14,7 @@ from ..protocol.errors import AWSError
 from ..s3.service import S3Service
 from .api import CONFIG_KEY, ReplicationApi
 from .backfill import Backfill
+from .batch import BatchReceiver
 from .client import RegionClient
 from .metrics import LiveCounters, render
 from .rules import plan
@@ -38,6 +39,7 @@ class Replication:
         self.workers = ReplicationWorkers(svc, store, global_store, sessions, permissions, self.client, self.live)
         self.api = ReplicationApi(global_store, self.client, permissions, service_credential)
         self.backfill = Backfill(store, self.workers.wake)
+        self.batches = BatchReceiver(svc, permissions)
 
     def install(self) -> None:
         """Connects to S3: the planner hook, the wake-up after commits, the bucket configuration operations."""
@@ -58,7 +60,8 @@ class Replication:
         await self.client.close()
 
     # ---- admin API ----------------------------------------------------------------------------------------
-    async def admin(self, method: str, path: str, query: dict[str, str], principal: Principal) -> tuple[int, str, bytes]:
+    async def admin(self, method: str, path: str, query: dict[str, str], principal: Principal,
+                    body: bytes) -> tuple[int, str, bytes]:
         sub = path.removeprefix("/_twinstore/replication").strip("/")
         if sub == "status" and method == "GET":
             return 200, "application/json", json.dumps(await self.status()).encode()
@@ -96,8 +99,8 @@ class Replication:
                            for k, n in self.live.replicated_ops.items()],
         }
 
-    async def metrics(self, method: str, path: str, query: dict[str, str],
-                      principal: Principal) -> tuple[int, str, bytes]:
+    async def metrics(self, method: str, path: str, query: dict[str, str], principal: Principal,
+                      body: bytes) -> tuple[int, str, bytes]:
         now = _now_us()
         names = {b.id: b.name for b in await self.store.list_buckets()}
         stats = await self.store.replication_stats(now)

@@ -14,6 +14,7 @@ never held whole in memory). Outcomes:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -27,6 +28,8 @@ from ..meta.store import GlobalStore, RegionStore
 from ..s3.objects import open_data, read_data
 from ..s3.replica import REPLICATION_HEADER, encode_descriptor
 from ..s3.service import S3Service
+from ..s3.ingest import INLINE_MAX
+from .batch import BATCH_MAX, BATCH_PATH, encode
 from .client import RegionClient, Reply
 from .metrics import LiveCounters
 from .sessions import Permissions, RoleSessions
@@ -53,7 +56,9 @@ class Permanent(Exception):
 
 
 class Transient(Exception):
-    pass
+    def __init__(self, message: str, digest: bool = False) -> None:
+        super().__init__(message)
+        self.digest = digest  # the data arrived damaged (retried, but not forever)
 
 
 class ReplicationWorkers:
@@ -135,6 +140,8 @@ class ReplicationWorkers:
         blocked: set[tuple[int, str, str]] = set()
         next_due: int | None = None
         probing: set[str] = set()
+        batches: dict[tuple[int, str], list[OutboxItem]] = {}  # the open (not yet full) batch per destination
+        launched: list[list[OutboxItem]] = []
         for it in items:
             k = (it.bucket_id, it.key, it.dest_bucket)
             if k in blocked:
@@ -153,14 +160,32 @@ class ReplicationWorkers:
             if it.next_try_us > now:
                 next_due = it.next_try_us if next_due is None else min(next_due, it.next_try_us)
                 continue
+            if it.op in ("put", "delete") and it.size <= INLINE_MAX:
+                group = (it.bucket_id, it.dest_bucket)
+                batch = batches.get(group)
+                if batch is not None and len(batch) < BATCH_MAX:
+                    batch.append(it)
+                    self._inflight.add(it.seq)
+                    continue
+                if self.running["small"] < self.limits["small"]:
+                    self.running["small"] += 1
+                    batches[group] = [it]
+                    launched.append(batches[group])
+                    self._inflight.add(it.seq)
+                    continue
             lane = "large" if it.size > LARGE_OBJECT else "small"
             if self.running[lane] >= self.limits[lane]:
-                if self.running["small"] >= self.limits["small"] and self.running["large"] >= self.limits["large"]:
+                if self.running["small"] >= self.limits["small"] and self.running["large"] >= self.limits["large"] \
+                        and all(len(b) >= BATCH_MAX for b in batches.values()):
                     break
                 continue
             self.running[lane] += 1
             self._inflight.add(it.seq)
             task = asyncio.get_running_loop().create_task(self._run(it, lane))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        for batch in launched:
+            task = asyncio.get_running_loop().create_task(self._run_batch(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         if next_due is not None:
@@ -169,15 +194,33 @@ class ReplicationWorkers:
 
     async def _run(self, it: OutboxItem, lane: str) -> None:
         try:
-            await self._attempt(it)
+            try:
+                latency, exc = await self.replicate(it), None
+            except Exception as e:  # noqa: BLE001 - every outcome is settled below
+                latency, exc = None, e
+            await self._settle(it, latency, exc)
         finally:
             self.running[lane] -= 1
             self._inflight.discard(it.seq)
             self._wake.set()
 
-    async def _attempt(self, it: OutboxItem) -> None:
+    async def _run_batch(self, items: list[OutboxItem]) -> None:
         try:
-            latency = await self.replicate(it)
+            try:
+                outcomes = await self.replicate_batch(items)
+            except Exception as e:  # noqa: BLE001 - the whole batch shares the outcome
+                outcomes = [(None, e)] * len(items)
+            await asyncio.gather(*(self._settle(it, lat, exc) for it, (lat, exc) in zip(items, outcomes)))
+        finally:
+            self.running["small"] -= 1
+            for it in items:
+                self._inflight.discard(it.seq)
+            self._wake.set()
+
+    async def _settle(self, it: OutboxItem, latency: float | None, exc: BaseException | None) -> None:
+        try:
+            if exc is not None:
+                raise exc
         except Permanent as p:
             log.warning("replication of %s/%s (%s) to %s failed: %s", it.bucket_id, it.key, it.vid, it.dest_bucket,
                         p.reason)
@@ -189,6 +232,10 @@ class ReplicationWorkers:
                 log.exception("replication of %s/%s (%s) failed unexpectedly; will retry", it.bucket_id, it.key,
                               it.vid)
             it.attempts += 1
+            if isinstance(exc, Transient) and exc.digest and it.attempts >= MAX_DIGEST_RETRIES:
+                await self.store.finish_replication(it, False, "DstPutObjectDigestMismatch", _now_us())
+                self._queue.pop(it.seq, None)
+                return
             backoff = self._backoff(it.attempts)
             if isinstance(exc, (aiohttp.ClientError, OSError, asyncio.TimeoutError)):  # region unreachable: hold it
                 fails = self._down.get(it.dest_bucket, (0.0, 0))[1] + 1
@@ -282,13 +329,82 @@ class ReplicationWorkers:
         await self._put(it, v, desc, tags, endpoint, path, cred, reg.region, src)
         return (_now_us() - v.last_modified_us) / 1e6
 
-    async def _put(self, it: OutboxItem, v: ObjectVersion, desc: dict[str, Any], tags: dict[str, str],
-                   endpoint: str, path: str, cred: Credential, region: str, src: Bucket) -> None:
+    @staticmethod
+    def _object_descriptor(it: OutboxItem, v: ObjectVersion, desc: dict[str, Any], tags: dict[str, str],
+                           src: Bucket) -> None:
         rule = next((r for r in src.configs["replication"]["Rules"] if r["ID"] == it.rule_id), None)
         sc = ((rule or {}).get("Destination") or {}).get("StorageClass") or v.storage_class
         desc.update({"size": v.size, "etag": v.etag, "checksum": v.checksum, "parts": v.part_sizes,
                      "part_checksums": v.extra.get("part_checksums"), "sc": sc, "headers": v.headers,
                      "meta": v.user_meta, "tags": tags})
+
+    async def replicate_batch(self, items: list[OutboxItem]) -> list[tuple[float | None, BaseException | None]]:
+        """Small versions and delete markers of one source bucket for one destination, in one request."""
+        first = items[0]
+        src = await self._bucket_by_id(first.bucket_id)
+        if src is None:
+            raise Permanent("SrcBucketNotFound")
+        config = src.configs.get("replication")
+        if not config:
+            raise Permanent("SrcBucketReplicationConfigMissing")
+        cred = self._credential(config)
+        reg = await self._registration(first.dest_bucket)
+        if reg is None or reg.state != "active":
+            raise Permanent("DstBucketNotFound")
+        endpoint = await self._endpoint(reg.region)
+        versions = await asyncio.gather(*(self.store.get_version(it.bucket_id, it.key, it.vid) for it in items))
+        outcomes: list[tuple[float | None, BaseException | None]] = [(None, None)] * len(items)
+        entries: list[tuple[dict[str, Any], bytes]] = []
+        sent: list[int] = []
+        for i, (it, v) in enumerate(zip(items, versions)):
+            if v is None:
+                continue  # deleted by id before it replicated: nothing owed
+            resource = f"arn:aws:s3:::{src.name}/{it.key}"
+            if not self.permissions.allowed(cred, "s3:GetObjectVersionForReplication", resource):
+                outcomes[i] = (None, Permanent("SrcGetObjectNotPermitted"))
+                continue
+            desc: dict[str, Any] = {"key": it.key, "vid": v.vid, "lm": v.last_modified_us, "src": src.name,
+                                    "owner": v.owner}
+            data = b""
+            if it.op == "delete":
+                desc["dm"] = True
+            else:
+                tags = v.tags if self.permissions.allowed(cred, "s3:GetObjectVersionTagging", resource) else {}
+                self._object_descriptor(it, v, desc, tags, src)
+                if v.inline is not None:
+                    data = v.inline
+                elif v.size:
+                    data = b"".join([c async for c in read_data(self.svc, v, 0, v.size)])
+            entries.append((desc, data))
+            sent.append(i)
+        if not entries:
+            return outcomes
+        body = encode(entries)
+        reply = await self.client.request("POST", endpoint, BATCH_PATH, cred, reg.region,
+                                          query={"bucket": first.dest_bucket}, body=body, size=len(body))
+        if reply.status != 200:
+            try:
+                err = json.loads(reply.body)
+            except ValueError:
+                err = {}
+            reply.code, reply.failure = str(err.get("error", "")), str(err.get("failure", ""))
+            self._check(reply, "DstPutObjectNotPermitted")
+        results = json.loads(reply.body)["results"]
+        now = _now_us()
+        for i, r in zip(sent, results):
+            it, v = items[i], versions[i]
+            assert v is not None
+            if r.get("ok"):
+                outcomes[i] = ((now - v.last_modified_us) / 1e6, None)
+            elif r.get("code") in ("BadDigest", "IncompleteBody"):
+                outcomes[i] = (None, Transient(r["code"], digest=True))
+            else:
+                outcomes[i] = (None, Permanent(r.get("code") or "DstPutObjectFailed"))
+        return outcomes
+
+    async def _put(self, it: OutboxItem, v: ObjectVersion, desc: dict[str, Any], tags: dict[str, str],
+                   endpoint: str, path: str, cred: Credential, region: str, src: Bucket) -> None:
+        self._object_descriptor(it, v, desc, tags, src)
         headers = {REPLICATION_HEADER: encode_descriptor(desc)}
         body: bytes | AsyncIterator[bytes]
         if v.inline is not None or v.size == 0:
@@ -301,9 +417,7 @@ class ReplicationWorkers:
         reply = await self.client.request("PUT", endpoint, path, cred, region, headers=headers, body=body,
                                           size=v.size)
         if reply.code in ("BadDigest", "IncompleteBody"):
-            if it.attempts >= MAX_DIGEST_RETRIES:
-                raise Permanent("DstPutObjectDigestMismatch")
-            raise Transient(reply.code)
+            raise Transient(reply.code, digest=True)
         self._check(reply, "DstPutObjectNotPermitted")
 
     @staticmethod

@@ -146,6 +146,23 @@ class ReplicationTables:
             return True, _insert_version(c, version, "Enabled")
         return await self.db.write(op)
 
+    async def put_replicas(self, versions: list[ObjectVersion]) -> list[bool]:
+        """`put_replica` for a batch of inline replicas and delete markers, in one transaction."""
+        from .region_store import _insert_version
+
+        def op(c: sqlite3.Connection) -> list[bool]:
+            out = []
+            for v in versions:
+                if c.execute("SELECT 1 FROM versions WHERE bucket_id=? AND key=? AND vid=?",
+                             (v.bucket_id, v.key.encode("utf-8"), v.vid)).fetchone():
+                    out.append(False)
+                    continue
+                v.null_version = False
+                _insert_version(c, v, "Enabled")  # inline data and markers free nothing
+                out.append(True)
+            return out
+        return await self.db.write(op)
+
     async def replicate_tags(self, bucket_id: int, key: str, vid: str, tags: dict[str, str]) -> bool:
         """Applies a replicated tag change to one version; False when the version is not here."""
         def op(c: sqlite3.Connection) -> bool:
