@@ -110,3 +110,20 @@ def test_destination_versioning_suspended_means_failed_with_reason(east: Any, we
         in text
     st = json.loads(signed_raw(east.endpoint, "us-east-2", "GET", "/_twinstore/replication/status").body)
     assert any(f["bucket"] == eb and f["reason"] == "DstBucketUnversioned" for f in st["recent_failures"])
+
+
+def test_batch_endpoint_refuses_unsigned_and_damaged_entries(east: Any, west: Any) -> None:
+    from twinstore.replication.batch import encode
+
+    s3w = west.client()
+    wb = create_bucket(s3w, "us-west-2", versioned=True)
+    vid = "000PGGOMGL9805H7L1CSDG15OL"
+    desc = {"key": "k", "vid": vid, "lm": 1795555539242242, "size": 4, "etag": "0" * 32, "checksum": {}}
+    body = encode([(desc, b"data")])
+    from harness import raw_request
+    r = raw_request(west.endpoint, "POST", f"/_twinstore/replication/batch?bucket={wb}",
+                    {"Content-Length": str(len(body))}, body)
+    assert r.status == 403
+    r = signed_raw(west.endpoint, "us-west-2", "POST", f"/_twinstore/replication/batch?bucket={wb}", body)
+    assert r.status == 200 and json.loads(r.body)["results"] == [{"ok": False, "code": "BadDigest"}]
+    assert versions(s3w, wb) == []
