@@ -89,6 +89,26 @@ async def wait_readable(c: S3Client, bucket: str, key: str, poll: float, timeout
     raise TimeoutError(f"{bucket}/{key} never became readable")
 
 
+_BUCKET_RE = re.compile(r'^twinstore_replication_latency_seconds_bucket\{[^}]*le="([^"]+)"\} (\d+)$', re.M)
+
+
+def server_latency_quantiles(endpoints: list[str], qs: tuple[float, ...] = (0.5, 0.99)) -> dict[str, float]:
+    """Quantiles (bucket upper bounds, ms) of the regions' replication latency histograms (replica commit minus
+    the source's Last-Modified), summed over rules and regions: the servers' own view, without polling."""
+    cum: dict[float, int] = {}
+    for ep in endpoints:
+        with urllib.request.urlopen(ep + "/_twinstore/metrics", timeout=10) as r:
+            for le, n in _BUCKET_RE.findall(r.read().decode()):
+                bound = float("inf") if le == "+Inf" else float(le)
+                cum[bound] = cum.get(bound, 0) + int(n)
+    bounds = sorted(cum)
+    total = cum.get(float("inf"), 0)
+    out: dict[str, float] = {"count": float(total)}
+    for q in qs:
+        out[f"p{int(q * 100)}_le_ms"] = next((b * 1000 for b in bounds if total and cum[b] >= q * total), 0.0)
+    return out
+
+
 def pending_ops(endpoint: str) -> int:
     with urllib.request.urlopen(endpoint + "/_twinstore/metrics", timeout=10) as r:
         return sum(int(n) for n in _PENDING_RE.findall(r.read().decode()))
@@ -176,7 +196,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out["steady"] = {"offered_per_region": args.rate, "achieved_total_per_s": 2 * args.rate * args.duration / elapsed,
                          "samples": len(lags), "lag_p50_ms": percentile(lags, 50) * 1000,
                          "lag_p99_ms": percentile(lags, 99) * 1000, "lag_max_ms": lags[-1] * 1000 if lags else 0,
-                         "backlog_at_end": backlog_end}
+                         "backlog_at_end": backlog_end,
+                         "server_histogram": server_latency_quantiles([s.endpoint for s in servers.values()])}
         log(f"  {json.dumps(out['steady'])}")
 
         # ---- large objects -------------------------------------------------------------------------------
