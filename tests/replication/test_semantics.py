@@ -127,3 +127,38 @@ def test_batch_endpoint_refuses_unsigned_and_damaged_entries(east: Any, west: An
     r = signed_raw(west.endpoint, "us-west-2", "POST", f"/_twinstore/replication/batch?bucket={wb}", body)
     assert r.status == 200 and json.loads(r.body)["results"] == [{"ok": False, "code": "BadDigest"}]
     assert versions(s3w, wb) == []
+
+
+def test_unassumable_role_and_missing_destination_fail_with_reason(east: Any, west: Any) -> None:
+    s3e, s3w, eb, wb = _buckets(east, west)
+    s3e.put_bucket_replication(Bucket=eb, ReplicationConfiguration={
+        "Role": "arn:aws:iam::999999999999:role/not-ours", "Rules": [rule_v2(wb, "r")]})  # accepted, as AWS does
+    s3e.put_object(Bucket=eb, Key="k", Body=b"1")
+    wait_status(s3e, eb, "k", "FAILED")
+    assert versions(s3w, wb) == []
+
+    gone = create_bucket(s3w, "us-west-2", versioned=True)
+    src = create_bucket(s3e, "us-east-2", versioned=True)
+    replicate(s3e, src, "us-east-2", rule_v2(gone, "r"))
+    s3w.delete_bucket(Bucket=gone)
+    s3e.put_object(Bucket=src, Key="k", Body=b"1")
+    wait_status(s3e, src, "k", "FAILED")
+    assert s3e.get_object(Bucket=src, Key="k")["ReplicationStatus"] == "FAILED"  # GET carries it too
+    st = json.loads(signed_raw(east.endpoint, "us-east-2", "GET", "/_twinstore/replication/status").body)
+    reasons = {(f["bucket"], f["reason"]) for f in st["recent_failures"]}
+    assert (eb, "AssumeRoleNotPermitted") in reasons and (src, "DstBucketNotFound") in reasons
+
+
+def test_latency_histogram_counts_replications(east: Any, west: Any) -> None:
+    s3e, s3w, eb, wb = _buckets(east, west)
+    replicate(s3e, eb, "us-east-2", rule_v2(wb, "r"))
+    for i in range(3):
+        s3e.put_object(Bucket=eb, Key=f"k{i}", Body=b"1")
+    for i in range(3):
+        wait_status(s3e, eb, f"k{i}", "COMPLETED")
+    with urllib.request.urlopen(east.endpoint + "/_twinstore/metrics") as r:
+        text = r.read().decode()
+    labels = f'source_bucket="{eb}",rule_id="r",destination_bucket="{wb}"'
+    assert f"twinstore_replication_latency_seconds_count{{{labels}}} 3" in text
+    assert f'twinstore_replication_latency_seconds_bucket{{{labels},le="+Inf"}} 3' in text
+    assert f"twinstore_replication_operations_pending{{{labels}}}" not in text

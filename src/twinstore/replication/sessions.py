@@ -32,13 +32,18 @@ class Permissions(Protocol):
 
 
 class RootRoleSessions:
-    """Until IAM lands: every role session is the account root (swap for iam.service_session)."""
+    """Until IAM lands: a role of this account is served by the account root's credential (swap for
+    iam.service_session); a role of any other account cannot be assumed here."""
 
     def __init__(self, root: Callable[[], Credential]) -> None:
         self._root = root
 
     def credential(self, role_arn: str) -> Credential:
-        return self._root()
+        cred = self._root()
+        parts = role_arn.split(":")
+        if len(parts) < 6 or parts[4] != cred.principal.account_id:
+            raise RoleSessionError(f"role {role_arn} cannot be assumed by s3.amazonaws.com in this deployment")
+        return cred
 
 
 class AllowAll:
