@@ -41,6 +41,7 @@ LARGE_OBJECT = 1 << 20
 MAX_BACKOFF_S = 1.0
 MAX_DIGEST_RETRIES = 10
 SCAN_LIMIT = 4096
+MAX_WINDOW = 65536
 
 
 def _now_us() -> int:
@@ -116,10 +117,10 @@ class ReplicationWorkers:
                 log.exception("replication dispatch failed")
                 delay = 1.0
 
-    async def _refill(self) -> None:
+    async def _refill(self, window: int = SCAN_LIMIT) -> None:
         """Loads outbox items past the last one loaded. Sequence numbers are assigned in commit order by the
         single writer, so nothing can appear behind `_loaded_upto` later."""
-        while len(self._queue) < SCAN_LIMIT:
+        while len(self._queue) < window:
             more = await self.store.pending_replication(SCAN_LIMIT, self._loaded_upto)
             for it in more:
                 self._queue[it.seq] = it
@@ -142,6 +143,7 @@ class ReplicationWorkers:
         probing: set[str] = set()
         batches: dict[tuple[int, str], list[OutboxItem]] = {}  # the open (not yet full) batch per destination
         launched: list[list[OutboxItem]] = []
+        singles = 0
         for it in items:
             k = (it.bucket_id, it.key, it.dest_bucket)
             if k in blocked:
@@ -180,6 +182,7 @@ class ReplicationWorkers:
                     break
                 continue
             self.running[lane] += 1
+            singles += 1
             self._inflight.add(it.seq)
             task = asyncio.get_running_loop().create_task(self._run(it, lane))
             self._tasks.add(task)
@@ -188,6 +191,12 @@ class ReplicationWorkers:
             task = asyncio.get_running_loop().create_task(self._run_batch(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        if not launched and not singles and not self._caught_up and self.running["small"] < self.limits["small"] \
+                and len(self._queue) < MAX_WINDOW:
+            # everything loaded waits (e.g. for a destination that is down): look further so other
+            # destinations' items are not starved behind them
+            await self._refill(len(self._queue) + SCAN_LIMIT)
+            return 0.0
         if next_due is not None:
             return max(0.01, (next_due - now) / 1e6)
         return 5.0 if self._caught_up else 0.05
