@@ -101,10 +101,12 @@ def plan(scenarios: list[str], sizes: list[int]) -> list[tuple[str, int | None]]
     return units
 
 
-async def run_unit(tr: TargetRun, name: str, size: int | None) -> Result:
+async def run_unit(tr: TargetRun, name: str, size: int | None) -> Result | None:
     """Dispatch one measurement unit."""
     if name == "put-small":
         return await tr.put_small()
+    if name == "put-small-iam":
+        return await tr.put_small_iam()
     if name == "get-small":
         return await tr.get_small()
     if name == "head-small":
@@ -157,6 +159,8 @@ async def bench(a: argparse.Namespace, servers: dict[str, Server]) -> list[Resul
             for name in (order if idx % 2 == 0 else order[::-1]):
                 await asyncio.sleep(a.pause)
                 r = await run_unit(runs[name], sc, size)
+                if r is None:
+                    continue
                 _progress(r)
                 results.append(r)
         if a.cleanup:
@@ -227,6 +231,14 @@ def main(argv: list[str] | None = None) -> int:
             "(bench client)": {"pid": os.getpid(), "vmhwm_mib": client_hwm, "command": "python -m bench"},
         })
         report.print_tables(tables, plain=a.plain)
+        for r in results:
+            if r.scenario == "put-small-iam" and r.baseline_rate:
+                print(f"{r.target}: put-small as an IAM user (managed + bucket policy) = {r.rate / r.baseline_rate:.0%}"
+                      f" of put-small as the account root, measured interleaved in the same window "
+                      f"({r.rate:.0f} vs {r.baseline_rate:.0f} ops/s)")
+                if r.server_cpu_us_per_op and r.baseline_cpu_us_per_op:
+                    print(f"{r.target}: server CPU per put, IAM user vs root: {r.server_cpu_us_per_op:.0f} vs "
+                          f"{r.baseline_cpu_us_per_op:.0f} µs")
         busy = [r for r in results if r.client_cpu_pct > 85 and r.unit != "MB/s"]
         if busy:
             print(f"\nnote: load generator CPU > 85% in {len(busy)} measurement(s): the client may limit "

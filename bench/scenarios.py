@@ -15,7 +15,7 @@ from typing import Any
 from .client import S3Client, is_truncated, key_count
 from .servers import Server
 
-SMALL_SCENARIOS = ("put-small", "get-small", "head-small", "list")
+SMALL_SCENARIOS = ("put-small", "put-small-iam", "get-small", "head-small", "list")
 LARGE_SCENARIOS = ("put-large", "get-large")
 ALL_SCENARIOS = SMALL_SCENARIOS + LARGE_SCENARIOS
 SMALL_SIZE = 4096
@@ -85,6 +85,8 @@ class Result:
     server_vmhwm_mib: float | None = None  # VmHWM (tree) right after the scenario: peak since start
     first_error: str | None = None
     note: str = ""
+    baseline_rate: float | None = None  # put-small-iam: the root's rate measured interleaved with it
+    baseline_cpu_us_per_op: float | None = None  # ... and its server CPU per op
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
@@ -188,6 +190,7 @@ class TargetRun:
         self.bucket = f"bench-{run_id}"
         self.list_bucket = f"bench-{run_id}-list"
         self.small_keys: list[str] = []
+        self.iam_client: S3Client | None = None
         self.large_done: set[int] = set()
         self._list_ready = False
         self._base = os.urandom(SMALL_SIZE)
@@ -205,8 +208,10 @@ class TargetRun:
             raise RuntimeError(f"{self.server.name}: versioning not enabled on {bucket}: {xml[:300]!r}")
 
     async def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP session(s)."""
         await self.client.close()
+        if self.iam_client is not None:
+            await self.iam_client.close()
 
     def _body(self, i: int) -> bytes:
         """Distinct 4 KiB body per op (8-byte counter + shared random tail)."""
@@ -261,6 +266,81 @@ class TargetRun:
     async def _put_small(self, key: str, i: int) -> int:
         await self.client.put(self.bucket, key, self._body(i))
         return SMALL_SIZE
+
+    def _iam_user(self) -> tuple[str, str]:
+        """(untimed, boto3) An IAM user allowed to write by an attached managed policy, plus a bucket policy
+        with an Allow for the user and a conditional Deny, so a request evaluates identity and bucket policy."""
+        import json
+
+        import boto3
+        kw = {"endpoint_url": self.server.endpoint, "region_name": self.server.region,
+              "aws_access_key_id": self.server.access_key, "aws_secret_access_key": self.server.secret_key}
+        iam, s3 = boto3.client("iam", **kw), boto3.client("s3", **kw)
+        name = f"{self.bucket}-writer"
+        arn = iam.create_user(UserName=name)["User"]["Arn"]
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        obj = f"arn:aws:s3:::{self.bucket}/*"
+        policy = iam.create_policy(PolicyName=f"{name}-policy", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": [obj]},
+                {"Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"], "Resource": [obj]}]}))
+        iam.attach_user_policy(UserName=name, PolicyArn=policy["Policy"]["Arn"])
+        s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": arn}, "Action": "s3:PutObject", "Resource": obj},
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": obj,
+             "Condition": {"StringEquals": {"s3:x-amz-acl": ["public-read", "public-read-write"]}}}]}))
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+    async def put_small_iam(self) -> Result | None:
+        """PutObject 4 KiB as an IAM user (managed policy + bucket policy), keys ``iam/NNNNNNNN``. The same
+        writes as the account root (keys ``root/NNNNNNNN``) run interleaved with it, in alternating slices of
+        the same window, so the ratio compares like with like (disk and neighbours vary a lot between
+        back-to-back scenarios). twinstore only (moto does not evaluate IAM users' policies); None elsewhere."""
+        if self.server.name != "twinstore":
+            return None
+        c = self.cfg
+        if self.iam_client is None:
+            akid, secret = await asyncio.to_thread(self._iam_user)
+            self.iam_client = S3Client(self.server.endpoint, akid, secret, self.server.region,
+                                       concurrency=c.concurrency)
+        clients = {"iam": self.iam_client, "root": self.client}
+        counters = {"iam": itertools.count(), "root": itertools.count()}
+
+        def op_for(who: str) -> Callable[[int], Awaitable[int]]:
+            async def op(_: int) -> int:
+                i = next(counters[who])
+                await clients[who].put(self.bucket, f"{who}/{i:08d}", self._body(i))
+                return SMALL_SIZE
+            return op
+
+        for who in ("iam", "root"):
+            await run_load(op_for(who), c.concurrency, 10, 2 * c.concurrency)
+        rounds = 8
+        stats: dict[str, list[LoadStats]] = {"iam": [], "root": []}
+        cpu = {"iam": 0.0, "root": 0.0}  # server CPU seconds spent in each side's slices
+        for n in range(rounds):
+            for who in (("iam", "root") if n % 2 == 0 else ("root", "iam")):
+                cpu0 = self.server.cpu_s() if self.server.pid else 0.0
+                stats[who].append(await run_load(op_for(who), c.concurrency, c.duration / rounds,
+                                                 max(1, c.max_ops // rounds)))
+                cpu[who] += (self.server.cpu_s() - cpu0) if self.server.pid else 0.0
+        r = Result("put-small-iam", self.server.name, "ops/s", c.concurrency)
+        iam_ops, iam_s = sum(x.ops for x in stats["iam"]), sum(x.elapsed for x in stats["iam"])
+        root_ops, root_s = sum(x.ops for x in stats["root"]), sum(x.elapsed for x in stats["root"])
+        r.ops, r.elapsed_s = iam_ops, iam_s
+        r.errors = sum(x.errors for x in stats["iam"] + stats["root"])
+        r.first_error = next((x.first_error for x in stats["iam"] + stats["root"] if x.first_error), None)
+        r.bytes = sum(x.nbytes for x in stats["iam"])
+        r.rate = iam_ops / iam_s if iam_s else 0.0
+        lat = sorted(t for x in stats["iam"] for t in x.lat)
+        r.p50_ms, r.p99_ms = percentile(lat, 50) * 1e3, percentile(lat, 99) * 1e3
+        r.max_ms = lat[-1] * 1e3 if lat else float("nan")
+        r.baseline_rate = root_ops / root_s if root_s else None
+        if self.server.pid and iam_ops and root_ops:
+            r.server_cpu_us_per_op = 1e6 * cpu["iam"] / iam_ops
+            r.baseline_cpu_us_per_op = 1e6 * cpu["root"] / root_ops
+        r.note = f"root interleaved: {r.baseline_rate or 0:.0f} ops/s"
+        return r
 
     def _small_order(self) -> list[str]:
         keys = list(self.small_keys)

@@ -3,6 +3,8 @@
 Deployment data directory layout (one per deployment, shared by its regions on one machine):
     credentials.json            root account (0600)
     global.db                   bucket-name namespace, region endpoints (what AWS keeps global)
+    iam.db                      IAM users, access keys, roles, groups, policies (global; 0600)
+    sts-secret.key              the key STS session tokens are signed with (0600)
     regions/<name>/meta.db      this region's metadata
     regions/<name>/blobs/       this region's object data
 """
@@ -19,6 +21,11 @@ from .auth.request import ApiService
 from .blob.files import BlobStore
 from .edge.app import InternalRoute, TwinstoreApp
 from .edge.proxy import RegionProxy
+from .iam.authority import Iam
+from .iam.service import IamService
+from .iam.sqlite_store import SqliteIamStore
+from .iam.sts import StsService
+from .iam.tokens import TokenCodec, load_secret
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
 from .replication.engine import Replication
@@ -62,10 +69,14 @@ class Region:
                                        AllowAll(), self.root.credential)
         self.replication.install()
         self.proxy = RegionProxy()
+        self.iam = Iam(SqliteIamStore(os.path.join(cfg.data_dir, "iam.db")), self.root.account_id,
+                       TokenCodec(load_secret(cfg.data_dir)))
+        self.s3.principal_ids = self.iam.principal_ids
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
-        self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root), lambda: self._regions, self.proxy,
-                                on_startup=self.start, on_shutdown=self.stop, services=self.api_services(),
+        self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root, self.iam.lookup), lambda: self._regions,
+                                self.proxy, on_startup=self.start, on_shutdown=self.stop,
+                                services=self.api_services(), iam=self.iam,
                                 internal_routes=[
                                     InternalRoute("/_twinstore/replication/batch", self.replication.batches.handle,
                                                   root_only=False),
@@ -74,7 +85,7 @@ class Region:
 
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
-        services: dict[str, ApiService] = {}
+        services: dict[str, ApiService] = {"iam": IamService(self.iam), "sts": StsService(self.iam)}
         return services
 
     async def start(self) -> None:
@@ -112,6 +123,7 @@ class Region:
         await self.proxy.close()
         await self.store.close()
         await self.global_store.close()
+        await self.iam.store.close()
         self.blobs.close()
 
 

@@ -7,6 +7,7 @@ import os
 import secrets
 import string
 from dataclasses import dataclass
+from typing import Callable
 
 from .principal import Credential, Principal
 
@@ -63,11 +64,16 @@ def load_root_account(data_dir: str, account_id: str | None = None) -> RootAccou
 
 
 class CredentialDirectory:
-    """Access key id -> credential. IAM users and STS sessions will register here too."""
+    """Access key id -> credential: the root account's, else whatever `others` (IAM users' access keys, STS
+    sessions verified with their session token) knows."""
 
-    def __init__(self, root: RootAccount) -> None:
+    def __init__(self, root: RootAccount, others: Callable[[str, str], Credential | None] | None = None) -> None:
         self.root = root
         self._by_key = {root.access_key_id: root.credential()}
+        self.others = others
 
-    def lookup(self, access_key_id: str) -> Credential | None:
-        return self._by_key.get(access_key_id)
+    def lookup(self, access_key_id: str, session_token: str = "") -> Credential | None:
+        cred = self._by_key.get(access_key_id)
+        if cred is None and self.others is not None:
+            return self.others(access_key_id, session_token)
+        return cred

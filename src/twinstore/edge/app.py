@@ -21,6 +21,7 @@ from ..auth import sigv4
 from ..auth.credentials import CredentialDirectory
 from ..auth.principal import Principal
 from ..auth.request import ApiRequest, ApiService, CallRecord, CallSink
+from ..iam.authority import Iam
 from ..protocol.errors import AWSError, error_xml
 from ..protocol.model import operation as op_model
 from ..protocol.request import RequestParser
@@ -34,6 +35,7 @@ from ..s3.http import S3Request, S3Response
 from ..s3.ingest import content_md5
 from ..s3.replica import replication_operation
 from ..s3.service import HANDLERS, S3Service
+from .authz import Authorizer
 from .body import RequestBody
 from .proxy import RegionProxy
 from .rpc import handle_rpc, scrub
@@ -95,12 +97,14 @@ class TwinstoreApp:
                  proxy: RegionProxy | None = None, on_startup: Callable[[], Awaitable[None]] | None = None,
                  on_shutdown: Callable[[], Awaitable[None]] | None = None,
                  services: Mapping[str, ApiService] | None = None, on_call: CallSink | None = None,
-                 internal_routes: list[InternalRoute] | None = None) -> None:
+                 iam: Iam | None = None, internal_routes: list[InternalRoute] | None = None) -> None:
         """`services`: botocore service name -> implementation, for the non-S3 services this region serves;
         `on_call`: the audit sink, told about every finished request (must only enqueue);
         `internal_routes`: extra endpoints under /_twinstore/ (e.g. replication's admin API and metrics)."""
         self.s3 = s3
         self.internal_routes = internal_routes or []
+        self.iam = iam
+        self.authz = Authorizer(iam, s3) if iam is not None else None
         self.services: dict[str, ApiService] = dict(services or {})
         self.on_call = on_call
         self.anonymous = ANONYMOUS
@@ -176,7 +180,10 @@ class TwinstoreApp:
         operation: str | None = None
         bucket = key = None
         params: dict[str, Any] = {}
+        check = None
         try:
+            if self.iam is not None:
+                await self.iam.refresh()
             signed = self.authenticate(method, path, raw_query, headers, query)
             principal = signed.credential.principal if signed else ANONYMOUS
             body = RequestBody(receive, headers, signed)
@@ -198,11 +205,20 @@ class TwinstoreApp:
                 raw = await body.read_all(MAX_CONFIG_BODY)
                 _verify_small_body(operation, headers, raw)
                 payload = compiled.parser.parse_payload(raw)
+            source_ip = (scope.get("client") or ("", 0))[0]
+            secure = scope.get("scheme") == "https"
             handler_op = replication_operation(operation, headers)  # s3:ReplicateObject & co (s3/replica.py)
-            self.authorize(principal, handler_op)
+            check = await self.authorize(principal, handler_op, bucket, key, params, headers, query, payload,
+                                         source_ip, secure, bool(signed and signed.presigned))
             req = S3Request(handler_op, bucket, key, params, headers, query, body, principal, request_id,
-                            payload=payload, source_ip=(scope.get("client") or ("", 0))[0])
-            resp = await HANDLERS[handler_op](self.s3, req)
+                            payload=payload, source_ip=source_ip, secure=secure, authorize=check)
+            try:
+                resp = await HANDLERS[handler_op](self.s3, req)
+            except AWSError as missing:
+                if missing.code != "NoSuchKey" or self.authz is None:
+                    raise
+                raise self.authz.missing_key(principal, operation, bucket, missing, headers, query, source_ip,
+                                             secure) from None
             await body.drain()
             await self.send_response(send, method, compiled.serializer, resp, request_id)
             if self.on_call is not None:
@@ -240,9 +256,11 @@ class TwinstoreApp:
                      query: dict[str, str]) -> sigv4.SignedRequest | None:
         to_verify = sigv4.RequestToVerify(method, path.partition("?")[0], raw_query, headers)
         if "authorization" in headers:
-            return sigv4.verify_header(to_verify, self.credentials.lookup, now_us(), self._region_ok)
+            return sigv4.verify_header(to_verify, self.credential_lookup(headers.get("x-amz-security-token", "")),
+                                       now_us(), self._region_ok)
         if "X-Amz-Algorithm" in query or "X-Amz-Credential" in query:
-            return sigv4.verify_presigned(to_verify, query, self.credentials.lookup, now_us(), self._region_ok)
+            return sigv4.verify_presigned(to_verify, query, self.credential_lookup(
+                query.get("X-Amz-Security-Token", "")), now_us(), self._region_ok)
         if "AWSAccessKeyId" in query and "Signature" in query:
             raise AWSError("InvalidRequest", "The authorization mechanism you have provided is not supported. "
                                              "Please use AWS4-HMAC-SHA256.")
@@ -253,18 +271,32 @@ class TwinstoreApp:
             return None
         return self.region
 
-    def authorize(self, principal: Principal, operation: str) -> None:
-        """Until IAM lands, the account root may do everything and nobody else anything."""
-        if principal.type == "Anonymous":
-            raise AWSError("AccessDenied")
-        if not principal.is_root:
-            raise AWSError("AccessDenied")
+    def credential_lookup(self, session_token: str) -> sigv4.CredentialLookup:
+        """Access key id -> credential; STS session keys are verified with the request's security token."""
+        if not session_token:
+            return self.credentials.lookup
+        return lambda akid: self.credentials.lookup(akid, session_token)
+
+    async def authorize(self, principal: Principal, operation: str, bucket: str | None, key: str | None,
+                        params: dict[str, Any], headers: dict[str, str], query: dict[str, str], payload: Any,
+                        source_ip: str, secure: bool, presigned: bool) -> Callable[[str, str], None] | None:
+        """IAM and bucket-policy evaluation of an S3 request (edge/authz.py); without IAM wired: root only.
+        Returns the check handlers use for further resources (None: nothing further to check)."""
+        if self.authz is None:
+            if not principal.is_root:
+                raise AWSError("AccessDenied")
+            return None
+        return await self.authz.s3_request(principal, operation, bucket, key, params, headers, query, payload,
+                                           source_ip, secure, presigned)
 
     def authorize_api(self, principal: Principal, action: str, req: ApiRequest) -> None:
-        """`action` is `<signing name>:<Operation>`, e.g. `iam:CreateRole`. Until IAM lands: root only."""
-        if not principal.is_root:
-            raise AWSError("AccessDenied", f"User: {principal.arn} is not authorized to perform: {action}",
-                           status=403)
+        """`action` is `<signing name>:<Operation>`, e.g. `iam:CreateRole`, on the resource the service names."""
+        if self.authz is None:
+            if not principal.is_root:
+                raise AWSError("AccessDenied", f"User: {principal.arn} is not authorized to perform: {action}",
+                               status=403)
+            return
+        self.authz.api(principal, action, req, self.services.get(req.service))
 
     async def forward_to_region(self, region: str, bucket: str | None, scope: Scope, receive: Receive,
                                 send: Send, headers: dict[str, str]) -> bool:

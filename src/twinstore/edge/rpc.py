@@ -28,8 +28,8 @@ log = logging.getLogger("twinstore.edge")
 
 MAX_RPC_BODY = 4 << 20  # PutLogEvents batches reach 1 MiB; CloudFormation template bodies 51,200 bytes
 GLOBAL_SERVICES = frozenset({"iam", "sts"})  # signed for us-east-1 (or any region): served by every region
-SENSITIVE = frozenset({"SecretAccessKey", "Plaintext", "Password", "NewPassword", "OldPassword", "PrivateKey",
-                       "SSECustomerKey", "CopySourceSSECustomerKey"})
+SENSITIVE = frozenset({"SecretAccessKey", "SessionToken", "Plaintext", "Password", "NewPassword", "OldPassword",
+                       "PrivateKey", "SSECustomerKey", "CopySourceSSECustomerKey"})
 
 
 def scrub(value: Any) -> Any:
@@ -46,6 +46,7 @@ _AUTH_CODES = {  # S3's authentication error codes -> (query, json) protocol ser
     "SignatureDoesNotMatch": ("SignatureDoesNotMatch", "InvalidSignatureException"),
     "AuthorizationHeaderMalformed": ("IncompleteSignature", "IncompleteSignatureException"),
     "RequestTimeTooSkewed": ("RequestExpired", "InvalidSignatureException"),
+    "InvalidToken": ("InvalidClientTokenId", "UnrecognizedClientException"),
 }
 
 
@@ -89,7 +90,10 @@ async def handle_rpc(app: "TwinstoreApp", service: str, scope: "Scope", receive:
         to_verify = sigv4.RequestToVerify(scope["method"], raw_path.partition("?")[0],
                                           scope.get("query_string", b"").decode("utf-8", "replace"), headers)
         region_ok = (lambda r: None) if service in GLOBAL_SERVICES else app._region_ok
-        signed = sigv4.verify_header(to_verify, app.credentials.lookup, now_us(), region_ok, expected_service=name,
+        if app.iam is not None:
+            await app.iam.refresh()
+        signed = sigv4.verify_header(to_verify, app.credential_lookup(headers.get("x-amz-security-token", "")),
+                                     now_us(), region_ok, expected_service=name,
                                      body_sha256=hashlib.sha256(raw).hexdigest())
         principal = signed.credential.principal
         if service not in GLOBAL_SERVICES and signed.region != app.region:

@@ -7,6 +7,8 @@ import functools
 import json
 from typing import Any
 
+from ..iam.conditions import PolicyError
+from ..iam.policy import RESOURCE, Policy, compile_policy, is_public
 from ..meta.model import VERSIONING_ENABLED, VERSIONING_OFF, VERSIONING_SUSPENDED, Bucket
 from ..meta.store import BucketNameTaken
 from ..protocol.errors import AWSError
@@ -240,54 +242,52 @@ async def delete_public_access_block(svc: S3Service, req: S3Request) -> S3Respon
     return await _delete_config(svc, req, "publicAccessBlock")
 
 
-def validate_policy(text: str, bucket: str) -> dict[str, Any]:
-    """Structural checks S3 makes at PutBucketPolicy; evaluation belongs to the IAM layer."""
+def validate_policy(text: str, bucket: str) -> Policy:
+    """What S3 checks at PutBucketPolicy: size, the IAM policy grammar (resource-policy rules: Principal and
+    Resource required), S3 actions only, resources within this bucket."""
     if len(text.encode()) > MAX_POLICY_BYTES:
         raise AWSError("MalformedPolicy", "Policies must be less than 20 KB")
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise AWSError("MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'") from None
-    if not isinstance(doc, dict):
+    if not text.lstrip().startswith("{"):
         raise AWSError("MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'")
-    version = doc.get("Version")
-    if version is not None and version not in ("2012-10-17", "2008-10-17"):
-        raise AWSError("MalformedPolicy", "Document is invalid: Invalid Version " + str(version))
-    statements = doc.get("Statement")
-    if isinstance(statements, dict):
-        statements = [statements]
-    if not isinstance(statements, list) or not statements:
-        raise AWSError("MalformedPolicy", "Missing required field Statement")
+    try:
+        policy = compile_policy(text, RESOURCE)
+    except PolicyError as e:
+        reason = str(e)
+        if reason == "This policy contains invalid Json":
+            reason = "Policies must be valid JSON and the first byte must be '{'"
+        raise AWSError("MalformedPolicy", reason) from None
+    doc = json.loads(text)
+    statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
     arn_prefix = f"arn:aws:s3:::{bucket}"
     for st in statements:
-        if not isinstance(st, dict):
-            raise AWSError("MalformedPolicy", "Statement is not an object")
-        if st.get("Effect") not in ("Allow", "Deny"):
-            raise AWSError("MalformedPolicy", "Invalid effect: " + str(st.get("Effect")))
-        if "Principal" not in st and "NotPrincipal" not in st:
-            raise AWSError("MalformedPolicy", "Missing required field Principal")
-        if "Action" not in st and "NotAction" not in st:
-            raise AWSError("MalformedPolicy", "Missing required field Action")
         actions = st.get("Action", st.get("NotAction"))
         for a in actions if isinstance(actions, list) else [actions]:
-            if not isinstance(a, str) or not (a == "*" or a.lower().startswith("s3:")):
+            if not (a == "*" or a.lower().startswith("s3:")):
                 raise AWSError("MalformedPolicy", "Policy has invalid action")
         resources = st.get("Resource", st.get("NotResource"))
-        if resources is None:
-            raise AWSError("MalformedPolicy", "Missing required field Resource")
         for r in resources if isinstance(resources, list) else [resources]:
-            if not isinstance(r, str) or not (r == arn_prefix or r.startswith(arn_prefix + "/")
-                                              or r == "*" or r.startswith(arn_prefix + "*")):
+            if not (r == arn_prefix or r.startswith(arn_prefix + "/") or r == "*" or r.startswith(arn_prefix + "*")):
                 raise AWSError("MalformedPolicy", "Policy has invalid resource")
-    return doc
+    return policy
 
 
 @handles("PutBucketPolicy")
 async def put_bucket_policy(svc: S3Service, req: S3Request) -> S3Response:
     b = await svc.bucket(req.bucket)
     text = req.payload or ""
-    validate_policy(text, b.name)
+    policy = validate_policy(text, b.name)
+    ids: dict[str, str] = {}
+    if svc.principal_ids is not None:
+        try:
+            ids = svc.principal_ids(policy)
+        except PolicyError:
+            raise AWSError("MalformedPolicy", "Invalid principal in policy") from None
+    if (b.configs.get("publicAccessBlock") or {}).get("BlockPublicPolicy") and is_public(policy):
+        raise AWSError("AccessDenied", f"User: {req.principal.arn} is not authorized to perform: s3:PutBucketPolicy "
+                                       f"on resource: \"arn:aws:s3:::{b.name}\" because public policies are blocked "
+                                       "by the BlockPublicPolicy block public access setting.")
     b.configs["policy"] = text
+    b.configs["policyPrincipalIds"] = ids
     await svc.store.update_bucket(b)
     return S3Response(status=204)
 
@@ -301,9 +301,22 @@ async def get_bucket_policy(svc: S3Service, req: S3Request) -> S3Response:
     return S3Response({"Policy": text}, headers=[("Content-Type", "application/json")])
 
 
+@handles("GetBucketPolicyStatus")
+async def get_bucket_policy_status(svc: S3Service, req: S3Request) -> S3Response:
+    b = await svc.bucket(req.bucket)
+    text = b.configs.get("policy")
+    if text is None:
+        raise AWSError("NoSuchBucketPolicy", BucketName=b.name)
+    return S3Response({"PolicyStatus": {"IsPublic": is_public(compile_policy(text, RESOURCE))}})
+
+
 @handles("DeleteBucketPolicy")
 async def delete_bucket_policy(svc: S3Service, req: S3Request) -> S3Response:
-    return await _delete_config(svc, req, "policy")
+    b = await svc.bucket(req.bucket)
+    if b.configs.pop("policy", None) is not None:
+        b.configs.pop("policyPrincipalIds", None)
+        await svc.store.update_bucket(b)
+    return S3Response(status=204)
 
 
 @handles("PutBucketLogging")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, AsyncIterator, Callable, Protocol
 
 from ..auth.principal import Principal
 
@@ -38,6 +38,9 @@ class S3Request:
     payload: Any = None  # the parsed XML (or text) payload member, for configuration operations
     source_ip: str = ""
     secure: bool = False
+    # authorizes a further (action, resource ARN) as this request's principal, raising AccessDenied
+    # (DeleteObjects checks each key); None when the caller is not subject to IAM (internal calls)
+    authorize: Callable[[str, str], None] | None = None
 
 
 @dataclass(slots=True)

@@ -324,6 +324,9 @@ async def delete_objects(svc: S3Service, req: S3Request) -> S3Response:
         vid = obj.get("VersionId")
         try:
             check_key(key)
+            if req.authorize is not None:
+                req.authorize("s3:DeleteObjectVersion" if vid else "s3:DeleteObject",
+                              f"arn:aws:s3:::{bucket.name}/{key}")
             out = await delete_one(svc, bucket, key, vid, req.principal.account_id)
         except AWSError as e:
             errors.append({"Key": key, "VersionId": vid, "Code": e.code, "Message": e.message})

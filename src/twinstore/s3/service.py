@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from ..blob.files import BlobStore
+from ..iam.policy import Policy
 from ..meta.ids import VersionIdFactory
 from ..meta.model import BlobSegment, Bucket, ObjectVersion, OutboxItem
 from ..meta.store import GlobalStore, RegionStore
@@ -39,6 +40,9 @@ class S3Service:
     endpoint: str = ""
     replication_planner: ReplicationPlanner | None = None
     replication_notify: Callable[[], None] | None = None  # wakes the replication workers after a commit
+    # IAM: the user/role ARNs a bucket policy names -> their unique ids (raises PolicyError for one that does not
+    # exist): bucket policies name existing principals and stay bound to them, as on AWS. None: not checked.
+    principal_ids: Callable[[Policy], dict[str, str]] | None = None
     version_ids: VersionIdFactory = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 

@@ -1,0 +1,1 @@
+"""IAM and STS: identities, policies, their evaluation, and the IAM/STS query services."""
