@@ -56,9 +56,27 @@ def start_region(name: str, data_dir: Path, log_dir: Path, port: int | None = No
     return srv
 
 
-async def put_replication(c: S3Client, bucket: str, dest: str, region: str) -> None:
+def create_role(endpoint: str, region: str) -> str:
+    """The replication role (trusting s3.amazonaws.com, the lab's permissions), through the IAM API."""
+    import boto3
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name=region, aws_access_key_id=TWINSTORE_ACCESS_KEY,
+                       aws_secret_access_key=TWINSTORE_SECRET_KEY)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:Get*", "s3:ListBucket"], "Resource": "arn:aws:s3:::*"},
+        {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+         "Resource": "arn:aws:s3:::*/*"}]}
+    arn = iam.create_role(RoleName=f"bench-replication-{region}",
+                          AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=f"bench-replication-{region}", PolicyName="replication",
+                        PolicyDocument=json.dumps(policy))
+    return str(arn)
+
+
+async def put_replication(c: S3Client, bucket: str, dest: str, role: str) -> None:
     body = (f'<ReplicationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-            f'<Role>arn:aws:iam::123456789012:role/bench-{region}</Role><Rule><ID>bench</ID><Priority>0</Priority>'
+            f'<Role>{role}</Role><Rule><ID>bench</ID><Priority>0</Priority>'
             f'<Filter/><Status>Enabled</Status><DeleteMarkerReplication><Status>Disabled</Status>'
             f'</DeleteMarkerReplication><Destination><Bucket>arn:aws:s3:::{dest}</Bucket></Destination></Rule>'
             f'</ReplicationConfiguration>').encode()
@@ -162,8 +180,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await clients[n].create_bucket(buckets[n])
             await clients[n].put_versioning(buckets[n])
         east, west = REGIONS
-        await put_replication(clients[east], buckets[east], buckets[west], east)
-        await put_replication(clients[west], buckets[west], buckets[east], west)
+        await put_replication(clients[east], buckets[east], buckets[west], create_role(servers[east].endpoint, east))
+        await put_replication(clients[west], buckets[west], buckets[east], create_role(servers[west].endpoint, west))
         body = os.urandom(4096)
         poll = args.poll / 1000
 

@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Callable
 
+import boto3
+
+from harness import ACCESS_KEY, SECRET_KEY
+
 ROLE = "arn:aws:iam::123456789012:role/crrlab-S3-Replication-Role-{region}"
+TRUST_S3 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                                                    "Action": "sts:AssumeRole"}]}
+# the lab's replication policy (both buckets), on every bucket of the test deployment
+LAB_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["s3:Get*", "s3:ListBucket"], "Resource": ["arn:aws:s3:::*"]},
+    {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags",
+                                   "s3:GetObjectVersionTagging"], "Resource": "arn:aws:s3:::*/*"}]}
+
+
+def iam_client(s3: Any) -> Any:
+    return boto3.client("iam", endpoint_url=s3.meta.endpoint_url, region_name=s3.meta.region_name,
+                        aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+
+
+def ensure_role(s3: Any, name: str, policy: dict[str, Any] | None = LAB_POLICY) -> str:
+    """A role S3 may assume (trust s3.amazonaws.com) with `policy` inline (None: no permissions at all)."""
+    iam = iam_client(s3)
+    try:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST_S3))["Role"]["Arn"]
+    if policy is not None:
+        iam.put_role_policy(RoleName=name, PolicyName="replication", PolicyDocument=json.dumps(policy))
+    return str(arn)
 
 
 def rule_v2(dest: str, rule_id: str = "r1", priority: int = 0, prefix: str = "", delete_markers: bool = False,
@@ -18,8 +47,8 @@ def rule_v2(dest: str, rule_id: str = "r1", priority: int = 0, prefix: str = "",
 
 
 def replicate(s3: Any, source: str, region: str, *rules: dict[str, Any]) -> None:
-    s3.put_bucket_replication(Bucket=source, ReplicationConfiguration={"Role": ROLE.format(region=region),
-                                                                       "Rules": list(rules)})
+    role = ensure_role(s3, ROLE.format(region=region).rsplit("/", 1)[1])
+    s3.put_bucket_replication(Bucket=source, ReplicationConfiguration={"Role": role, "Rules": list(rules)})
 
 
 def wait_for(fn: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:

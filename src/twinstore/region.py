@@ -29,7 +29,7 @@ from .iam.tokens import TokenCodec, load_secret
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
 from .replication.engine import Replication
-from .replication.sessions import AllowAll, RootRoleSessions
+from .replication.sessions import IamPermissions, ServiceRoleSessions
 from .s3.service import S3Service
 
 log = logging.getLogger("twinstore.region")
@@ -63,14 +63,14 @@ class Region:
         self.blobs = BlobStore(cfg.region_dir)
         self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
                             endpoint=cfg.endpoint)
-        # Replication's IAM seams: the integrator swaps RootRoleSessions for iam.service_session(role_arn,
-        # service="s3.amazonaws.com") and AllowAll for IAM policy evaluation (replication/sessions.py).
-        self.replication = Replication(self.s3, self.store, self.global_store, RootRoleSessions(self.root.credential),
-                                       AllowAll(), self.root.credential)
-        self.replication.install()
         self.proxy = RegionProxy()
         self.iam = Iam(SqliteIamStore(os.path.join(cfg.data_dir, "iam.db")), self.root.account_id,
                        TokenCodec(load_secret(cfg.data_dir)))
+        # replication signs as sessions of the rule's role assumed by s3.amazonaws.com, evaluated by IAM
+        self.replication = Replication(self.s3, self.store, self.global_store,
+                                       ServiceRoleSessions(self.iam.service_session), IamPermissions(self.iam),
+                                       self.root.credential)
+        self.replication.install()
         self.s3.principal_ids = self.iam.principal_ids
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None

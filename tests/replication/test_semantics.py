@@ -8,7 +8,7 @@ import urllib.request
 from typing import Any
 
 from harness import create_bucket, signed_raw
-from replication_helpers import replicate, rule_v2, status, versions, wait_for, wait_status
+from replication_helpers import ensure_role, replicate, rule_v2, status, versions, wait_for, wait_status
 
 
 def _buckets(east: Any, west: Any) -> tuple[Any, Any, str, str]:
@@ -55,7 +55,7 @@ def test_delete_markers_follow_delete_marker_replication(east: Any, west: Any) -
 def test_v1_rules_replicate_delete_markers_and_version_deletes_never_replicate(east: Any, west: Any) -> None:
     s3e, s3w, eb, wb = _buckets(east, west)
     s3e.put_bucket_replication(Bucket=eb, ReplicationConfiguration={
-        "Role": "arn:aws:iam::123456789012:role/r",
+        "Role": ensure_role(s3e, "crrlab-S3-Replication-Role-us-east-2"),
         "Rules": [{"ID": "v1", "Prefix": "", "Status": "Enabled", "Destination": {"Bucket": f"arn:aws:s3:::{wb}"}}]})
     v = s3e.put_object(Bucket=eb, Key="k", Body=b"1")
     wait_status(s3e, eb, "k", "COMPLETED")
@@ -162,3 +162,26 @@ def test_latency_histogram_counts_replications(east: Any, west: Any) -> None:
     assert f"twinstore_replication_latency_seconds_count{{{labels}}} 3" in text
     assert f'twinstore_replication_latency_seconds_bucket{{{labels},le="+Inf"}} 3' in text
     assert f"twinstore_replication_operations_pending{{{labels}}}" not in text
+
+
+def test_role_permissions_are_checked(east: Any, west: Any) -> None:
+    """The lab's commented-out policy attachment: a role S3 may assume but without permissions -> FAILED;
+    a role that may read the source but not write the destination -> FAILED at the destination."""
+    s3e, s3w, eb, wb = _buckets(east, west)
+    bare = ensure_role(s3e, "repl-no-permissions", policy=None)
+    s3e.put_bucket_replication(Bucket=eb, ReplicationConfiguration={"Role": bare, "Rules": [rule_v2(wb, "r")]})
+    s3e.put_object(Bucket=eb, Key="k", Body=b"1")
+    wait_status(s3e, eb, "k", "FAILED")
+
+    read_only = ensure_role(s3e, "repl-read-only", policy={"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::*"}]})
+    s3e.put_bucket_replication(Bucket=eb, ReplicationConfiguration={"Role": read_only, "Rules": [rule_v2(wb, "r")]})
+    s3e.put_object(Bucket=eb, Key="small", Body=b"1")
+    s3e.put_object(Bucket=eb, Key="large", Body=b"x" * (200 * 1024))  # the single-request path
+    wait_status(s3e, eb, "small", "FAILED")
+    wait_status(s3e, eb, "large", "FAILED")
+    assert versions(s3w, wb) == []
+    st = json.loads(signed_raw(east.endpoint, "us-east-2", "GET", "/_twinstore/replication/status").body)
+    reasons = {(f["key"], f["reason"]) for f in st["recent_failures"] if f["bucket"] == eb}
+    assert ("k", "SrcGetObjectNotPermitted") in reasons
+    assert ("small", "DstPutObjectNotPermitted") in reasons and ("large", "DstPutObjectNotPermitted") in reasons

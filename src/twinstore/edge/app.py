@@ -370,6 +370,8 @@ class TwinstoreApp:
             principal = ANONYMOUS
             signed = None
             if not r.public:
+                if self.iam is not None:
+                    await self.iam.refresh()
                 signed = self.authenticate(method, path, raw_query, headers, query)
                 if signed is None or (r.root_only and not signed.credential.principal.is_root):
                     raise AWSError("AccessDenied")

@@ -71,6 +71,7 @@ class BatchReceiver:
             failure = e.headers.get("x-amz-twinstore-replication-failure", "")
             return e.status, "application/json", json.dumps({"error": e.code, "failure": failure}).encode()
         entries = list(decode(body))
+        await self.permissions.refresh()
         for desc, _ in entries:
             action = "s3:ReplicateDelete" if desc.get("dm") else "s3:ReplicateObject"
             if not self.permissions.principal_allowed(principal, action, f"arn:aws:s3:::{bucket.name}/{desc.get('key')}"):

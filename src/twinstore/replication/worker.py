@@ -32,7 +32,7 @@ from ..s3.ingest import INLINE_MAX
 from .batch import BATCH_MAX, BATCH_PATH, encode
 from .client import RegionClient, Reply
 from .metrics import LiveCounters
-from .sessions import Permissions, RoleSessions
+from .sessions import Permissions, RoleSessionError, RoleSessions
 from .signer import object_path
 
 log = logging.getLogger("twinstore.replication")
@@ -57,9 +57,14 @@ class Permanent(Exception):
 
 
 class Transient(Exception):
-    def __init__(self, message: str, digest: bool = False) -> None:
+    def __init__(self, message: str, digest: bool = False, session: bool = False) -> None:
         super().__init__(message)
         self.digest = digest  # the data arrived damaged (retried, but not forever)
+        self.session = session  # the destination refused the role session's credentials: mint a new one
+
+
+CREDENTIAL_ERRORS = frozenset({"InvalidAccessKeyId", "InvalidToken", "ExpiredToken", "SignatureDoesNotMatch",
+                               "RequestTimeTooSkewed", "InvalidClientTokenId", "TokenRefreshRequired"})
 
 
 class ReplicationWorkers:
@@ -245,6 +250,8 @@ class ReplicationWorkers:
                 await self.store.finish_replication(it, False, "DstPutObjectDigestMismatch", _now_us())
                 self._queue.pop(it.seq, None)
                 return
+            if isinstance(exc, Transient) and exc.session:
+                self.sessions.forget()
             backoff = self._backoff(it.attempts)
             if isinstance(exc, (aiohttp.ClientError, OSError, asyncio.TimeoutError)):  # region unreachable: hold it
                 fails = self._down.get(it.dest_bucket, (0.0, 0))[1] + 1
@@ -294,10 +301,10 @@ class ReplicationWorkers:
         self._registrations[bucket] = (time.monotonic(), reg)
         return reg
 
-    def _credential(self, config: dict[str, Any]) -> Credential:
+    async def _credential(self, config: dict[str, Any]) -> Credential:
         try:
-            return self.sessions.credential(config["Role"])
-        except Exception:  # noqa: BLE001 - whatever IAM says, the role cannot be used
+            return await self.sessions.credential(config["Role"])
+        except RoleSessionError:
             raise Permanent("AssumeRoleNotPermitted") from None
 
     async def replicate(self, it: OutboxItem) -> float | None:
@@ -311,7 +318,8 @@ class ReplicationWorkers:
         v = await self.store.get_version(it.bucket_id, it.key, it.vid)
         if v is None:
             return None  # the version was deleted by id before it could replicate: nothing is owed any more
-        cred = self._credential(config)
+        cred = await self._credential(config)
+        await self.permissions.refresh()
         resource = f"arn:aws:s3:::{src.name}/{it.key}"
         if not self.permissions.allowed(cred, "s3:GetObjectVersionForReplication", resource):
             raise Permanent("SrcGetObjectNotPermitted")
@@ -356,7 +364,8 @@ class ReplicationWorkers:
         config = src.configs.get("replication")
         if not config:
             raise Permanent("SrcBucketReplicationConfigMissing")
-        cred = self._credential(config)
+        cred = await self._credential(config)
+        await self.permissions.refresh()
         reg = await self._registration(first.dest_bucket)
         if reg is None or reg.state != "active":
             raise Permanent("DstBucketNotFound")
@@ -435,6 +444,8 @@ class ReplicationWorkers:
             return
         if reply.failure:
             raise Permanent(reply.failure)
+        if reply.code in CREDENTIAL_ERRORS:  # the destination does not (yet) know the session: not a denial
+            raise Transient(f"{reply.status} {reply.code}", session=True)
         if reply.status == 403 or reply.code == "AccessDenied":
             raise Permanent(denied_reason)
         if reply.code == "NoSuchBucket":
