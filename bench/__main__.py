@@ -28,7 +28,8 @@ from .servers import (
     status_kib,
 )
 
-KNOWN_TARGETS = ("moto", "twinstore", "null", "endpoint")
+KNOWN_TARGETS = ("moto", "twinstore", "twinstore-plain", "null", "endpoint")
+ENCRYPTION_SCENARIOS = "put-large,get-large,range-large"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,7 +41,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--targets", default=None,
                     help="comma list of moto,twinstore,null,endpoint (default: moto,twinstore; "
                          "with --endpoint: endpoint). 'null' = built-in no-op server (client ceiling)")
-    ap.add_argument("--scenarios", default=",".join(ALL_SCENARIOS),
+    ap.add_argument("--encryption", action="store_true",
+                    help="cost of encryption at rest: targets twinstore (SSE-S3, the default for every bucket) "
+                         "and twinstore-plain (--unencrypted-for-benchmarks), scenarios "
+                         f"{ENCRYPTION_SCENARIOS}")
+    ap.add_argument("--scenarios", default=None,
                     help=f"comma list from {','.join(ALL_SCENARIOS)} (default: all)")
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per scenario (default 5)")
     ap.add_argument("--ops", type=int, default=5000, help="max ops per small scenario (default 5000)")
@@ -72,9 +77,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--keep-logs", action="store_true", help="keep server logs (always kept on failure)")
     ap.add_argument("--no-uvloop", action="store_true", help="use the default asyncio loop for the client")
     a = ap.parse_args(argv)
-    a.targets = [t.strip() for t in (a.targets or ("endpoint" if a.endpoint else "moto,twinstore")).split(",")
-                 if t.strip()]
-    a.scenarios = [s.strip() for s in a.scenarios.split(",") if s.strip()]
+    default_targets = "twinstore,twinstore-plain" if a.encryption else \
+        "endpoint" if a.endpoint else "moto,twinstore"
+    a.targets = [t.strip() for t in (a.targets or default_targets).split(",") if t.strip()]
+    scenarios = a.scenarios or (ENCRYPTION_SCENARIOS if a.encryption else ",".join(ALL_SCENARIOS))
+    a.scenarios = [s.strip() for s in scenarios.split(",") if s.strip()]
     for t in a.targets:
         if t not in KNOWN_TARGETS:
             ap.error(f"unknown target {t!r} (known: {', '.join(KNOWN_TARGETS)})")
@@ -94,10 +101,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def plan(scenarios: list[str], sizes: list[int]) -> list[tuple[str, int | None]]:
     """Ordered measurement units; large ones size-major (put 64M, get 64M, put 1G, get 1G)."""
-    large = ("put-large", "get-large")
+    large = ("put-large", "get-large", "range-large")
     units: list[tuple[str, int | None]] = [(s, None) for s in scenarios if s not in large]
     for size in sizes:
-        units += [(s, size) for s in ("put-large", "get-large") if s in scenarios]
+        units += [(s, size) for s in large if s in scenarios]
     return units
 
 
@@ -114,6 +121,8 @@ async def run_unit(tr: TargetRun, name: str, size: int | None) -> Result | None:
     if name == "list":
         return await tr.list_objects()
     assert size is not None
+    if name == "range-large":
+        return await tr.range_large(size)
     return await (tr.put_large(size) if name == "put-large" else tr.get_large(size))
 
 
@@ -180,6 +189,10 @@ def start_servers(a: argparse.Namespace, log_dir: Path, servers: dict[str, Serve
             servers[t] = spawn_moto(a.region, log_dir, a.moto_cmd, a.ready_timeout)
         elif t == "twinstore":
             servers[t] = spawn_twinstore(a.region, log_dir, a.twinstore_cmd, a.twinstore_arg, a.ready_timeout)
+        elif t == "twinstore-plain":  # the same server with encryption at rest switched off
+            servers[t] = spawn_twinstore(a.region, log_dir, a.twinstore_cmd,
+                                         [*a.twinstore_arg, "--unencrypted-for-benchmarks"], a.ready_timeout,
+                                         name=t)
         elif t == "null":
             servers[t] = spawn_null(a.region, log_dir, a.ready_timeout)
         else:

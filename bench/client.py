@@ -184,6 +184,16 @@ class S3Client:
                 n += len(piece)
             return n
 
+    async def get_range(self, bucket: str, key: str, start: int, length: int) -> int:
+        """GetObject of bytes [start, start+length) (expects 206); returns the byte count."""
+        url, headers = self._prep("GET", bucket, key, None, EMPTY_SHA256)
+        headers["Range"] = f"bytes={start}-{start + length - 1}"
+        async with self.session.get(url, headers=headers) as r:
+            data = await r.read()
+            if r.status != 206:
+                raise S3Error("GET", key, r.status, data)
+            return len(data)
+
     async def head(self, bucket: str, key: str) -> int:
         """HeadObject; returns Content-Length."""
         url, headers = self._prep("HEAD", bucket, key, None, EMPTY_SHA256)

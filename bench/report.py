@@ -33,12 +33,17 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x"
 
 
-def _pair_names(targets: Sequence[str]) -> tuple[str, str] | None:
-    """(X, moto) for the X/moto ratio column: X = first non-moto target."""
-    if "moto" not in targets:
-        return None
-    others = [t for t in targets if t != "moto"]
-    return (others[0], "moto") if others else None
+def _pairs(targets: Sequence[str]) -> list[tuple[str, str]]:
+    """Ratio columns: (X, moto) with X the first non-moto target, and twinstore/twinstore-plain (the cost of
+    encryption at rest) when both run."""
+    pairs = []
+    if "moto" in targets:
+        others = [t for t in targets if t != "moto"]
+        if others:
+            pairs.append((others[0], "moto"))
+    if "twinstore" in targets and "twinstore-plain" in targets:
+        pairs.append(("twinstore", "twinstore-plain"))
+    return pairs
 
 
 def build_tables(
@@ -47,8 +52,8 @@ def build_tables(
     """Main comparison table, per-target details table and peak-RSS table."""
     by: dict[tuple[str, str], Result] = {(r.scenario, r.target): r for r in results}
     scenarios = list(dict.fromkeys(r.scenario for r in results))
-    pair = _pair_names(targets)
-    ratio_hdr = [f"{pair[0]}/{pair[1]}"] if pair else []
+    pairs = _pairs(targets)
+    ratio_hdr = [f"{a}/{b}" for a, b in pairs]
 
     header = ["scenario", "unit", *targets, *ratio_hdr,
               *(f"p50/p99 ms {t}" for t in targets),
@@ -58,8 +63,8 @@ def build_tables(
         rs = [by.get((sc, t)) for t in targets]
         unit = next((r.unit for r in rs if r), "")
         row = [sc, unit, *(_num(r.rate) if r else "-" for r in rs)]
-        if pair:
-            a, b = by.get((sc, pair[0])), by.get((sc, pair[1]))
+        for pa, pb in pairs:
+            a, b = by.get((sc, pa)), by.get((sc, pb))
             row.append(_ratio(a.rate if a else None, b.rate if b else None))
         row += [f"{_num(r.p50_ms, 2)} / {_num(r.p99_ms, 2)}" if r else "-" for r in rs]
         row += [_num(r.server_rss_max_mib, 0) if r else "-" for r in rs]

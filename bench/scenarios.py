@@ -16,7 +16,8 @@ from .client import S3Client, is_truncated, key_count
 from .servers import Server
 
 SMALL_SCENARIOS = ("put-small", "put-small-iam", "get-small", "head-small", "list")
-LARGE_SCENARIOS = ("put-large", "get-large")
+LARGE_SCENARIOS = ("put-large", "get-large", "range-large")
+RANGE_SIZE = 1024
 ALL_SCENARIOS = SMALL_SCENARIOS + LARGE_SCENARIOS
 SMALL_SIZE = 4096
 LIST_KEYS = 1000
@@ -420,6 +421,25 @@ class TargetRun:
             return n
 
         return await self._measure_large(f"get-large {size_label(size)}", op)
+
+    async def range_large(self, size: int) -> Result:
+        """1 KiB range GETs at random offsets of the large object, sequential (latency of a small read of a
+        big, possibly encrypted, object)."""
+        key = f"large/{size_label(size)}"
+        if size not in self.large_done:
+            await self.client.put_stream(self.bucket, key, size, self._chunk)
+            self.large_done.add(size)
+        rng = random.Random(size)
+
+        async def op(i: int) -> int:
+            n = await self.client.get_range(self.bucket, key, rng.randrange(size - RANGE_SIZE), RANGE_SIZE)
+            if n != RANGE_SIZE:
+                raise RuntimeError(f"range GET returned {n} bytes, want {RANGE_SIZE}")
+            return n
+
+        await run_load(op, 1, 10, 20)  # warm-up
+        return await self._measure(f"range-large {size_label(size)} 1KiB", "ops/s", 1, op, self.cfg.duration,
+                                   self.cfg.max_ops)
 
     async def _measure_large(self, name: str, op: Callable[[int], Awaitable[int]]) -> Result:
         """Up to ``large_reps`` sequential ops, stopping once ``duration`` has passed (>= 1 op)."""

@@ -217,7 +217,8 @@ def _child_env_with_src() -> dict[str, str]:
 
 
 def spawn_twinstore(
-    region: str, log_dir: Path, cmd: str | None, extra_args: list[str], ready_timeout: float
+    region: str, log_dir: Path, cmd: str | None, extra_args: list[str], ready_timeout: float,
+    name: str = "twinstore",
 ) -> Server:
     """Start ``twinstore server`` on a free port with a fresh data dir and the bench root keys."""
     port = free_port()
@@ -225,8 +226,8 @@ def spawn_twinstore(
     base = shlex.split(cmd) if cmd else _twinstore_base_cmd()
     argv = [*base, "server", "--region", region, "--listen", f"127.0.0.1:{port}",
             "--data-dir", str(data_dir), *extra_args]
-    srv = Server("twinstore", f"http://127.0.0.1:{port}", TWINSTORE_ACCESS_KEY, TWINSTORE_SECRET_KEY,
-                 region, argv=argv, log_path=log_dir / "twinstore.log", data_dir=data_dir)
+    srv = Server(name, f"http://127.0.0.1:{port}", TWINSTORE_ACCESS_KEY, TWINSTORE_SECRET_KEY,
+                 region, argv=argv, log_path=log_dir / f"{name}.log", data_dir=data_dir)
     env = {"TWINSTORE_ROOT_ACCESS_KEY_ID": TWINSTORE_ACCESS_KEY,
            "TWINSTORE_ROOT_SECRET_ACCESS_KEY": TWINSTORE_SECRET_KEY, **_child_env_with_src()}
     try:

@@ -47,6 +47,7 @@ class RegionProcess:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: str = ""
+    args: list[str] = field(default_factory=list)  # extra `twinstore server` options
 
     @property
     def endpoint(self) -> str:
@@ -57,7 +58,7 @@ class RegionProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "twinstore.cli.main", "server", "--region", self.name,
-             "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir],
+             "--listen", f"127.0.0.1:{self.port}", "--data-dir", self.data_dir, *self.args],
             env=base_env(), stdout=log, stderr=subprocess.STDOUT)
         if wait:
             self.wait_healthy()

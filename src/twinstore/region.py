@@ -6,7 +6,9 @@ Deployment data directory layout (one per deployment, shared by its regions on o
     iam.db                      IAM users, access keys, roles, groups, policies (global; 0600)
     sts-secret.key              the key STS session tokens are signed with (0600)
     regions/<name>/meta.db      this region's metadata
+    regions/<name>/logs.db      this region's CloudWatch Logs (log groups, streams, events)
     regions/<name>/blobs/       this region's object data
+    regions/<name>/keys/        master keyring (0600), KMS keys
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from .auth.credentials import CredentialDirectory, load_root_account
 from .auth.request import ApiService
 from .blob.files import BlobStore
+from .crypto.keyring import MasterKeyring
 from .edge.app import InternalRoute, TwinstoreApp
 from .edge.proxy import RegionProxy
 from .iam.authority import Iam
@@ -26,11 +29,17 @@ from .iam.service import IamService
 from .iam.sqlite_store import SqliteIamStore
 from .iam.sts import StsService
 from .iam.tokens import TokenCodec, load_secret
+from .logs.service import LogsService
+from .logs.sqlite_backend import SqliteLogBackend
+from .logs.store import LogStore
+from .kms.keys import KeyStore
+from .kms.service import KmsService
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
 from .replication.engine import Replication
 from .replication.sessions import IamPermissions, ServiceRoleSessions
 from .s3.service import S3Service
+from .s3.sse import SSEConfig
 
 log = logging.getLogger("twinstore.region")
 
@@ -43,6 +52,9 @@ class RegionConfig:
     data_dir: str  # the deployment directory
     account_id: str | None = None
     public_endpoint: str | None = None
+    encrypt_at_rest: bool = True  # False only for benchmarks
+    master_key_file: str | None = None
+    sse_c_over_http: str = "loopback"  # never | loopback | always
 
     @property
     def region_dir(self) -> str:
@@ -57,12 +69,19 @@ class Region:
     def __init__(self, cfg: RegionConfig) -> None:
         self.cfg = cfg
         os.makedirs(cfg.region_dir, mode=0o700, exist_ok=True)
+        self.lock = region_lock(cfg.region_dir)
         self.root = load_root_account(cfg.data_dir, cfg.account_id)
         self.global_store = SqliteGlobalStore(os.path.join(cfg.data_dir, "global.db"))
         self.store = SqliteRegionStore(os.path.join(cfg.region_dir, "meta.db"))
         self.blobs = BlobStore(cfg.region_dir)
+        self.keyring = MasterKeyring.load(cfg.region_dir, cfg.master_key_file)
+        self.kms = KmsService(KeyStore(cfg.region_dir, cfg.name, self.root.account_id, self.keyring))
+        sse = SSEConfig(self.keyring, self.kms, cfg.encrypt_at_rest, cfg.sse_c_over_http)
         self.s3 = S3Service(cfg.name, self.root.account_id, self.store, self.global_store, self.blobs,
-                            endpoint=cfg.endpoint)
+                            endpoint=cfg.endpoint, sse=sse)
+        self.log_store = LogStore(SqliteLogBackend(os.path.join(cfg.region_dir, "logs.db")), cfg.name,
+                                  self.root.account_id)
+        self.logs = LogsService(self.log_store)
         self.proxy = RegionProxy()
         self.iam = Iam(SqliteIamStore(os.path.join(cfg.data_dir, "iam.db")), self.root.account_id,
                        TokenCodec(load_secret(cfg.data_dir)))
@@ -85,10 +104,15 @@ class Region:
 
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
-        services: dict[str, ApiService] = {"iam": IamService(self.iam), "sts": StsService(self.iam)}
+        services: dict[str, ApiService] = {"iam": IamService(self.iam), "sts": StsService(self.iam),
+                                           "logs": self.logs, "kms": self.kms}
         return services
 
     async def start(self) -> None:
+        missing = await self.store.master_key_ids() - set(self.keyring.keys)
+        if missing:  # never serve (or write) with a keyring that cannot open existing data
+            raise RuntimeError(f"master keys {', '.join(sorted(missing))} are not in the keyring; restore "
+                               f"{self.keyring.path or 'TWINSTORE_MASTER_KEY'} before starting this region")
         await self.reconcile_namespace()
         removed = self.blobs.collect_garbage(await self.store.referenced_blob_ids())
         if removed:
@@ -96,6 +120,7 @@ class Region:
         await self.global_store.set_region_endpoint(self.cfg.name, self.cfg.endpoint)
         self._regions = set(await self.global_store.region_endpoints())
         self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_regions())
+        self.log_store.start()
         await self.replication.start()
 
     async def reconcile_namespace(self) -> None:
@@ -121,10 +146,26 @@ class Region:
             self._refresh_task.cancel()
         await self.replication.stop()
         await self.proxy.close()
+        self.logs.close()
+        await self.log_store.close()
         await self.store.close()
         await self.global_store.close()
         await self.iam.store.close()
         self.blobs.close()
+        os.close(self.lock)
+
+
+def region_lock(region_dir: str, wait: bool = False) -> int:
+    """An exclusive lock on the region directory, held by its process while it runs (so that `twinstore keys
+    rotate` never changes keys under a running region). Raises BlockingIOError if another holds it."""
+    import fcntl
+    fd = os.open(os.path.join(region_dir, "region.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def serve(cfg: RegionConfig, log_level: str = "warning") -> None:

@@ -23,16 +23,25 @@ class Hasher(Protocol):
     def update(self, data: bytes, /) -> None: ...
 
 
+class Transform(Protocol):
+    """Turns the data into what is stored (e.g. encryption); may hold bytes back until `finish`."""
+
+    def update(self, data: bytes, /) -> bytes: ...
+    def finish(self) -> bytes: ...
+
+
 class BlobWriter:
     """Streams one blob to disk. `write` buffers; full buffers are hashed and written off-loop."""
 
-    def __init__(self, store: BlobStore, hashers: Iterable[Hasher]) -> None:
+    def __init__(self, store: BlobStore, hashers: Iterable[Hasher], transform: Transform | None = None) -> None:
         self.store = store
         self.blob_id = "%032x" % random.getrandbits(128)  # a name, not a secret
         self.path = store.path_of(self.blob_id)
         self.tmp_path = self.path + ".tmp"
         self.size = 0
         self._hashers = list(hashers)
+        self._transform = transform
+        self.stored_size = 0  # bytes on disk (after the transform)
         self._buf: list[bytes] = []
         self._buffered = 0
         self._fd: int | None = None
@@ -42,11 +51,12 @@ class BlobWriter:
         for h in self._hashers:
             h.update(data)
 
-    def _flush_sync(self, data: bytes) -> None:
-        self._hash_sync(data)
-        self._write_sync(data)
-
-    def _write_sync(self, data: bytes) -> None:
+    def _write_sync(self, data: bytes, final: bool = False) -> None:
+        if self._transform is not None:  # on this I/O thread, next to the write
+            data = self._transform.update(data)
+            if final:
+                data += self._transform.finish()
+        self.stored_size += len(data)
         if self._fd is None:
             self._fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         view = memoryview(data)
@@ -74,8 +84,9 @@ class BlobWriter:
                                        self.store.pool.run(self._write_sync, data))
 
     def _commit_sync(self, tail: bytes) -> None:
-        if tail or self._fd is None:
-            self._flush_sync(tail)
+        if tail or self._fd is None or self._transform is not None:
+            self._hash_sync(tail)
+            self._write_sync(tail, final=True)
         assert self._fd is not None
         os.fsync(self._fd)
         os.close(self._fd)
@@ -144,8 +155,8 @@ class BlobStore:
         finally:
             os.close(fd)
 
-    def writer(self, hashers: Iterable[Hasher] = ()) -> BlobWriter:
-        return BlobWriter(self, hashers)
+    def writer(self, hashers: Iterable[Hasher] = (), transform: Transform | None = None) -> BlobWriter:
+        return BlobWriter(self, hashers, transform)
 
     def _read_sync(self, blob_id: str, offset: int, length: int) -> bytes:
         with open(self.path_of(blob_id), "rb", buffering=0) as f:

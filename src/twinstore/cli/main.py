@@ -42,16 +42,24 @@ def up(config_file: str | None, data_dir: str | None, regions: tuple[str, ...], 
 @click.option("--account-id", help="12-digit account id of the deployment.")
 @click.option("--public-endpoint", help="URL other regions use to reach this one (default http://HOST:PORT).")
 @click.option("--log-level", default="warning", show_default=True)
+@click.option("--master-key-file", type=click.Path(dir_okay=False),
+              help="Master keyring file (default DATA_DIR/regions/REGION/keys/master-keys.json).")
+@click.option("--sse-c-over-http", type=click.Choice(["never", "loopback", "always"]), default="loopback",
+              show_default=True, help="Accept SSE-C customer keys over plain HTTP from where.")
+@click.option("--unencrypted-for-benchmarks", is_flag=True,
+              help="Store new object data UNENCRYPTED. For measuring the cost of encryption only.")
 def server(region_name: str, listen: str, data_dir: str, account_id: str | None, public_endpoint: str | None,
-           log_level: str) -> None:
+           log_level: str, master_key_file: str | None, sse_c_over_http: str,
+           unencrypted_for_benchmarks: bool) -> None:
     """Run one region alone."""
     import os
 
     from ..region import RegionConfig, serve
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     host, port = deployment_config.parse_listen(listen)
-    serve(RegionConfig(region_name, host, port, os.path.abspath(data_dir), account_id, public_endpoint),
-          log_level=log_level)
+    serve(RegionConfig(region_name, host, port, os.path.abspath(data_dir), account_id, public_endpoint,
+                       encrypt_at_rest=not unencrypted_for_benchmarks, master_key_file=master_key_file,
+                       sse_c_over_http=sse_c_over_http), log_level=log_level)
 
 
 @main.command()
@@ -64,12 +72,34 @@ def credentials(data_dir: str) -> None:
     click.echo(f"AWS_SECRET_ACCESS_KEY={root.secret_access_key}")
 
 
-def _add_replication() -> None:
+@main.group()
+def keys() -> None:
+    """Encryption-at-rest key management."""
+
+
+@keys.command("rotate")
+@click.option("--data-dir", default=deployment_config.DEFAULT_DATA_DIR, show_default=True)
+@click.option("--region", "region_name", required=True, help="Region whose master key to rotate.")
+@click.option("--master-key-file", type=click.Path(dir_okay=False), help="The keyring file, if not the default.")
+def keys_rotate(data_dir: str, region_name: str, master_key_file: str | None) -> None:
+    """Re-wrap a stopped region's data keys under a new master key (object data is not rewritten)."""
+    from .keys import RotationError, rotate
+    try:
+        result = rotate(data_dir, region_name, master_key_file)
+    except RotationError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"new master key {result['new_key']}; re-wrapped {result['data_keys_rewrapped']} data keys and "
+               f"{result['kms_materials_rewrapped']} KMS key materials; retired {', '.join(result['retired'])}")
+
+
+def _register_subgroups() -> None:
+    from .logs import logs
     from .replication import replication
+    main.add_command(logs)
     main.add_command(replication)
 
 
-_add_replication()
+_register_subgroups()
 
 
 if __name__ == "__main__":

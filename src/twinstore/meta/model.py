@@ -51,6 +51,7 @@ class ObjectVersion:
     tags: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # sse, replication status, ... (later layers)
     inline: bytes | None = None  # the data itself, for small objects kept in the metadata row
+    encryption: dict[str, Any] = field(default_factory=dict)  # the encryption envelope (crypto/envelope.py)
 
     @property
     def version_id(self) -> str:
@@ -70,6 +71,7 @@ class MultipartUpload:
     checksum_algorithm: str = ""
     storage_class: str = "STANDARD"
     extra: dict[str, Any] = field(default_factory=dict)
+    encryption: dict[str, Any] = field(default_factory=dict)  # the upload's envelope: every part uses its key
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from ..auth.principal import Principal
 from ..protocol.errors import AWSError
-from ..s3.replica import replica_bucket, small_replica
+from ..s3.replica import replica_bucket, replica_plan, small_replica
 from ..s3.service import S3Service
 from .sessions import Permissions
 
@@ -78,11 +78,13 @@ class BatchReceiver:
                 raise AWSError("AccessDenied", status=403)
         results: list[dict[str, Any]] = []
         versions = []
+        plans = [None if d.get("dm") else await replica_plan(self.svc, bucket, str(d.get("key", "")), d)
+                 for d, _ in entries]
 
         def build() -> None:
-            for desc, data in entries:
+            for (desc, data), plan in zip(entries, plans):
                 try:
-                    versions.append(small_replica(bucket, str(desc.get("key", "")), _checked(desc), data))
+                    versions.append(small_replica(bucket, str(desc.get("key", "")), _checked(desc), data, plan))
                     results.append({"ok": True})
                 except AWSError as e:
                     results.append({"ok": False, "code": e.code})

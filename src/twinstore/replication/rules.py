@@ -23,8 +23,8 @@ def _matches(rule: dict[str, Any], key: str, tags: dict[str, str]) -> bool:
     return key.startswith(prefix) and all(tags.get(k) == v for k, v in want.items())
 
 
-def winning_rules(config: dict[str, Any], key: str, tags: dict[str, str],
-                  delete_marker: bool = False) -> dict[str, dict[str, Any]]:
+def winning_rules(config: dict[str, Any], key: str, tags: dict[str, str], delete_marker: bool = False,
+                  kms: bool = False) -> dict[str, dict[str, Any]]:
     """Destination bucket name -> the rule that governs it for this object."""
     v2 = is_v2(config)
     best: dict[str, dict[str, Any]] = {}
@@ -35,6 +35,9 @@ def winning_rules(config: dict[str, Any], key: str, tags: dict[str, str],
             continue  # tag-filtered rules never match delete markers
         if not _matches(rule, key, tags):
             continue
+        if kms and ((rule.get("SourceSelectionCriteria") or {}).get("SseKmsEncryptedObjects") or {}).get(
+                "Status") != "Enabled":
+            continue  # SSE-KMS objects replicate only under rules that select them
         dest = dest_bucket_name(rule)
         cur = best.get(dest)
         if cur is None or (v2 and rule.get("Priority", 0) > cur.get("Priority", 0)):
@@ -55,7 +58,8 @@ def plan(config: dict[str, Any] | None, v: ObjectVersion, event: str, now_us: in
     if not config or (rep and rep.get("status") == REPLICA and not include_replicas):
         return []
     delete = event == "delete"
-    rules = winning_rules(config, v.key, v.tags, delete_marker=delete)
+    rules = winning_rules(config, v.key, v.tags, delete_marker=delete,
+                          kms=(v.encryption or {}).get("alg") == "aws:kms")
     if delete and is_v2(config):
         rules = {d: r for d, r in rules.items() if (r.get("DeleteMarkerReplication") or {}).get("Status") == "Enabled"}
     if not rules:

@@ -26,7 +26,10 @@ from ..auth.principal import Credential
 from ..meta.model import Bucket, BucketRegistration, ObjectVersion, OutboxItem
 from ..meta.store import GlobalStore, RegionStore
 from ..s3.objects import open_data, read_data
+from ..crypto.envelope import SSE_C, SSE_KMS
+from ..protocol.errors import AWSError
 from ..s3.replica import REPLICATION_HEADER, encode_descriptor
+from ..s3.sse import OpenVersion, envelope_of, open_version
 from ..s3.service import S3Service
 from ..s3.ingest import INLINE_MAX
 from .batch import BATCH_MAX, BATCH_PATH, encode
@@ -350,10 +353,28 @@ class ReplicationWorkers:
     def _object_descriptor(it: OutboxItem, v: ObjectVersion, desc: dict[str, Any], tags: dict[str, str],
                            src: Bucket) -> None:
         rule = next((r for r in src.configs["replication"]["Rules"] if r["ID"] == it.rule_id), None)
-        sc = ((rule or {}).get("Destination") or {}).get("StorageClass") or v.storage_class
+        dest = (rule or {}).get("Destination") or {}
+        sc = dest.get("StorageClass") or v.storage_class
+        env = envelope_of(v)
+        sse = {"alg": env.algorithm} if env is not None else {}
+        if env is not None and env.algorithm == SSE_KMS:
+            sse["kms"] = (dest.get("EncryptionConfiguration") or {}).get("ReplicaKmsKeyID", "")
         desc.update({"size": v.size, "etag": v.etag, "checksum": v.checksum, "parts": v.part_sizes,
                      "part_checksums": v.extra.get("part_checksums"), "sc": sc, "headers": v.headers,
-                     "meta": v.user_meta, "tags": tags})
+                     "meta": v.user_meta, "tags": tags, "sse": sse})
+
+    async def _open(self, src: Bucket, v: ObjectVersion) -> OpenVersion | None:
+        """The source version's data key, to read its plaintext (the replica is encrypted with the destination's
+        keys). SSE-C data cannot be read without the customer's key, which S3 never keeps."""
+        env = envelope_of(v)
+        if env is None:
+            return None
+        if env.algorithm == SSE_C:
+            raise Permanent("SrcObjectNotEligible")
+        try:
+            return await open_version(self.svc.sse, src, v, None)
+        except AWSError:
+            raise Permanent("SrcKmsKeyInvalidState") from None
 
     async def replicate_batch(self, items: list[OutboxItem]) -> list[tuple[float | None, BaseException | None]]:
         """Small versions and delete markers of one source bucket for one destination, in one request."""
@@ -388,11 +409,16 @@ class ReplicationWorkers:
                 desc["dm"] = True
             else:
                 tags = v.tags if self.permissions.allowed(cred, "s3:GetObjectVersionTagging", resource) else {}
-                self._object_descriptor(it, v, desc, tags, src)
-                if v.inline is not None:
+                try:
+                    self._object_descriptor(it, v, desc, tags, src)
+                    opened = await self._open(src, v)
+                except Permanent as p:
+                    outcomes[i] = (None, p)
+                    continue
+                if v.inline is not None and opened is None:
                     data = v.inline
                 elif v.size:
-                    data = b"".join([c async for c in read_data(self.svc, v, 0, v.size)])
+                    data = b"".join([bytes(c) async for c in read_data(self.svc, v, 0, v.size, opened=opened)])
             entries.append((desc, data))
             sent.append(i)
         if not entries:
@@ -424,14 +450,17 @@ class ReplicationWorkers:
                    endpoint: str, path: str, cred: Credential, region: str, src: Bucket) -> None:
         self._object_descriptor(it, v, desc, tags, src)
         headers = {REPLICATION_HEADER: encode_descriptor(desc)}
+        opened = await self._open(src, v)
         body: bytes | AsyncIterator[bytes]
-        if v.inline is not None or v.size == 0:
-            body = v.inline or b""
+        if v.size == 0:
+            body = b""
+        elif v.inline is not None and opened is None:
+            body = v.inline
         else:
             fds = await open_data(self.svc, v)
             if fds is None:
                 raise Transient("source data changed while opening")
-            body = read_data(self.svc, v, 0, v.size, fds)
+            body = _as_bytes(read_data(self.svc, v, 0, v.size, fds, opened=opened))
         reply = await self.client.request("PUT", endpoint, path, cred, region, headers=headers, body=body,
                                           size=v.size)
         if reply.code in ("BadDigest", "IncompleteBody"):
@@ -455,3 +484,8 @@ class ReplicationWorkers:
         if reply.status >= 500 or reply.status in (301, 307, 408, 429) or reply.code in ("SlowDown", "RequestTimeout"):
             raise Transient(f"{reply.status} {reply.code}")
         raise Permanent(reply.code or f"HTTP{reply.status}")
+
+
+async def _as_bytes(chunks: AsyncIterator[bytes | bytearray]) -> AsyncIterator[bytes]:
+    async for c in chunks:
+        yield bytes(c) if isinstance(c, bytearray) else c

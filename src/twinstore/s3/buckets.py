@@ -379,3 +379,40 @@ def owner_full_control(svc: S3Service) -> dict[str, Any]:
 async def get_bucket_acl(svc: S3Service, req: S3Request) -> S3Response:
     await svc.bucket(req.bucket)
     return S3Response(owner_full_control(svc))
+
+
+# ---- default encryption -----------------------------------------------------------------------------------------
+SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
+DEFAULT_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                                 "BucketKeyEnabled": False}]}
+
+
+@handles("PutBucketEncryption")
+async def put_bucket_encryption(svc: S3Service, req: S3Request) -> S3Response:
+    config = req.payload
+    rules = (config or {}).get("Rules") or []
+    if len(rules) != 1:
+        raise AWSError("MalformedXML")
+    default = rules[0].get("ApplyServerSideEncryptionByDefault")
+    if not default or default.get("SSEAlgorithm") not in SSE_ALGORITHMS:
+        raise AWSError("MalformedXML")
+    if default.get("KMSMasterKeyID") and default["SSEAlgorithm"] == "AES256":
+        raise AWSError("InvalidArgument", "a KMSMasterKeyID is not applicable if the default sse algorithm is not "
+                                          "aws:kms or aws:kms:dsse", ArgumentName="ApplyServerSideEncryptionByDefault")
+    rule: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": {
+        k: default[k] for k in ("SSEAlgorithm", "KMSMasterKeyID") if default.get(k)}}
+    rule["BucketKeyEnabled"] = bool(rules[0].get("BucketKeyEnabled", False))
+    await _put_config(svc, req, "encryption", {"Rules": [rule]})
+    return S3Response()
+
+
+@handles("GetBucketEncryption")
+async def get_bucket_encryption(svc: S3Service, req: S3Request) -> S3Response:
+    # every bucket is encrypted (SSE-S3 unless configured otherwise), as on AWS since January 2023
+    b = await svc.bucket(req.bucket)
+    return S3Response({"ServerSideEncryptionConfiguration": b.configs.get("encryption") or DEFAULT_ENCRYPTION})
+
+
+@handles("DeleteBucketEncryption")
+async def delete_bucket_encryption(svc: S3Service, req: S3Request) -> S3Response:
+    return await _delete_config(svc, req, "encryption")

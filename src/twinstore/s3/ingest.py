@@ -14,6 +14,7 @@ from ..protocol.errors import AWSError
 from .checksums import ALGORITHMS, Checksum, new_checksum
 from .http import S3Request
 from .service import S3Service
+from .sse import ON_LOOP_MAX, EncryptionPlan
 
 MAX_PUT_SIZE = 5 * 1024 ** 3
 DEFAULT_ALGORITHM = "CRC64NVME"  # what S3 computes when the client asks for none
@@ -67,7 +68,9 @@ def content_md5(headers: Mapping[str, str]) -> bytes | None:
 
 
 async def ingest_body(svc: S3Service, req: S3Request, max_size: int = MAX_PUT_SIZE,
-                      checksum_algorithm: str | None = None, allow_inline: bool = False) -> Ingested:
+                      checksum_algorithm: str | None = None, allow_inline: bool = False,
+                      plan: EncryptionPlan | None = None, part: int = 0) -> Ingested:
+    """Streams the body to storage (encrypted by `plan`, as part `part` of a multipart upload)."""
     body = req.body
     if body.length is None and not body.chunked_transfer and not body.aws_chunked:
         raise AWSError("MissingContentLength")
@@ -113,9 +116,13 @@ async def ingest_body(svc: S3Service, req: S3Request, max_size: int = MAX_PUT_SI
             await svc.blobs.pool.run(_hash_all, hashers, data)
         value = checksum.b64digest()
         verify(value)
+        stored = data
+        if plan is not None:
+            stored = plan.seal_inline(data) if len(data) <= ON_LOOP_MAX else \
+                await svc.blobs.pool.run(plan.seal_inline, data)
         return Ingested("", len(data), md5.hexdigest(), {"algorithm": algo, "value": value,
-                                                         "type": "FULL_OBJECT"}, inline=data)
-    writer: BlobWriter = svc.blobs.writer(hashers)
+                                                         "type": "FULL_OBJECT"}, inline=stored)
+    writer: BlobWriter = svc.blobs.writer(hashers, plan.transform(part) if plan is not None else None)
     try:
         async for chunk in body.chunks():
             await writer.write(chunk)

@@ -7,6 +7,7 @@ import re
 import secrets
 from typing import Any
 
+from ..crypto.envelope import Envelope
 from ..meta.model import BlobSegment, MultipartUpload, UploadPart
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
@@ -18,6 +19,7 @@ from .objects import (checksum_output, content_headers, copy_data, copy_source_v
                       storage_class, user_metadata, version_header)
 from .preconditions import check_write
 from .service import S3Service, handles
+from .sse import EncryptionPlan, check_customer, customer_key, data_key_of, output_headers, plan_for, requested
 from .tags import parse_tagging_header
 
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -50,12 +52,27 @@ async def create_multipart_upload(svc: S3Service, req: S3Request) -> S3Response:
                         owner=req.principal.account_id, headers=content_headers(p), user_meta=user_metadata(p),
                         tags=parse_tagging_header(p["Tagging"]) if p.get("Tagging") else {},
                         checksum_algorithm=algo, storage_class=storage_class(p))
+    plan = await plan_for(svc.sse, requested(p, bucket, req.source_ip, req.secure, svc.sse), bucket, key)
+    u.encryption = plan.envelope.to_json() if plan is not None else {}
     await svc.store.create_upload(u)
-    out: dict[str, Any] = {"Bucket": bucket.name, "Key": key, "UploadId": u.upload_id}
+    out: dict[str, Any] = {"Bucket": bucket.name, "Key": key, "UploadId": u.upload_id,
+                           **output_headers(plan.envelope if plan is not None else None, with_context=True)}
     if algo:
         out["ChecksumAlgorithm"] = algo
         out["ChecksumType"] = "COMPOSITE"
     return S3Response(out)
+
+
+async def _part_plan(svc: S3Service, req: S3Request, u: MultipartUpload) -> EncryptionPlan | None:
+    """The upload's data key, for a part (an SSE-C upload needs the same customer key on every part)."""
+    ck = customer_key(req.params, req.source_ip, req.secure, svc.sse)
+    if not u.encryption:
+        if ck is not None:
+            raise AWSError("InvalidRequest", "The encryption parameters are not applicable to this upload.")
+        return None
+    env = Envelope.from_json(u.encryption)
+    bucket = await svc.bucket(req.bucket)
+    return EncryptionPlan(env, await data_key_of(svc.sse, env, bucket.name, u.key, ck), u.bucket_id, u.key)
 
 
 def _part_number(req: S3Request) -> int:
@@ -70,7 +87,9 @@ def _part_number(req: S3Request) -> int:
 async def upload_part(svc: S3Service, req: S3Request) -> S3Response:
     number = _part_number(req)
     u = await _upload(svc, req)
-    data = await ingest_body(svc, req, max_size=MAX_PART_SIZE, checksum_algorithm=u.checksum_algorithm or None)
+    plan = await _part_plan(svc, req, u)
+    data = await ingest_body(svc, req, max_size=MAX_PART_SIZE, checksum_algorithm=u.checksum_algorithm or None,
+                             plan=plan, part=number)
     part = UploadPart(u.upload_id, number, data.blob_id, data.size, data.md5_hex, now_us(),
                       data.checksum if u.checksum_algorithm else {})
     try:
@@ -79,7 +98,7 @@ async def upload_part(svc: S3Service, req: S3Request) -> S3Response:
         await svc.blobs.delete([data.blob_id])
         raise
     svc.free_later(freed)
-    out: dict[str, Any] = {"ETag": f'"{part.etag}"'}
+    out: dict[str, Any] = {"ETag": f'"{part.etag}"', **output_headers(plan.envelope if plan else None)}
     if part.checksum:
         out["Checksum" + part.checksum["algorithm"]] = part.checksum["value"]
     return S3Response(out)
@@ -89,7 +108,8 @@ async def upload_part(svc: S3Service, req: S3Request) -> S3Response:
 async def upload_part_copy(svc: S3Service, req: S3Request) -> S3Response:
     number = _part_number(req)
     u = await _upload(svc, req)
-    _, src = await copy_source_version(svc, req)
+    plan = await _part_plan(svc, req, u)
+    _, src, opened = await copy_source_version(svc, req)
     start, length = 0, src.size
     rng = req.params.get("CopySourceRange")
     if rng:
@@ -102,7 +122,8 @@ async def upload_part_copy(svc: S3Service, req: S3Request) -> S3Response:
         start, length = int(m.group(1)), int(m.group(2)) - int(m.group(1)) + 1
     if length > MAX_PART_SIZE:
         raise AWSError("EntityTooLarge")
-    blob_id, size, md5_hex, checksum = await copy_data(svc, src, start, length, u.checksum_algorithm or None)
+    blob_id, size, md5_hex, checksum = await copy_data(svc, src, opened, start, length,
+                                                       u.checksum_algorithm or None, plan, number)
     part = UploadPart(u.upload_id, number, blob_id, size, md5_hex, now_us(),
                       {"algorithm": checksum.algorithm, "value": checksum.b64digest(), "type": "FULL_OBJECT"}
                       if u.checksum_algorithm else {})
@@ -112,7 +133,8 @@ async def upload_part_copy(svc: S3Service, req: S3Request) -> S3Response:
         await svc.blobs.delete([blob_id])
         raise
     svc.free_later(freed)
-    out: dict[str, Any] = {"CopyPartResult": {"ETag": f'"{md5_hex}"', "LastModified": part.last_modified_us}}
+    out: dict[str, Any] = {"CopyPartResult": {"ETag": f'"{md5_hex}"', "LastModified": part.last_modified_us},
+                           **output_headers(plan.envelope if plan else None)}
     if src.version_id != "null" or req.params.get("CopySource", "").find("versionId") >= 0:
         out["CopySourceVersionId"] = src.version_id
     return S3Response(out)
@@ -158,6 +180,10 @@ async def complete_multipart_upload(svc: S3Service, req: S3Request) -> S3Respons
     v.headers, v.user_meta, v.tags, v.storage_class = u.headers, u.user_meta, u.tags, u.storage_class
     v.segments = [BlobSegment(p.blob_id, p.size) for p in chosen if p.size]
     v.part_sizes = [p.size for p in chosen]
+    env = Envelope.from_json(u.encryption) if u.encryption else None
+    if env is not None:
+        env.parts = [p.part_number for p in chosen if p.size]  # each blob segment's part number (its AAD)
+        v.encryption = env.to_json()
     if u.checksum_algorithm and all(p.checksum for p in chosen):
         v.checksum = {"algorithm": u.checksum_algorithm, "type": "COMPOSITE",
                       "value": composite(u.checksum_algorithm, [p.checksum["value"] for p in chosen])}
@@ -170,6 +196,7 @@ async def complete_multipart_upload(svc: S3Service, req: S3Request) -> S3Respons
     out: dict[str, Any] = {"Location": f"/{bucket.name}/{u.key}", "Bucket": bucket.name, "Key": u.key,
                            "ETag": f'"{v.etag}"', "VersionId": version_header(bucket, v)}
     out.update(checksum_output(v))
+    out.update(output_headers(env))
     return S3Response(out)
 
 
@@ -186,6 +213,9 @@ async def abort_multipart_upload(svc: S3Service, req: S3Request) -> S3Response:
 @handles("ListParts")
 async def list_parts(svc: S3Service, req: S3Request) -> S3Response:
     u = await _upload(svc, req)
+    if u.encryption:  # an SSE-C upload's parts are listed only with its key, as S3 does
+        check_customer(Envelope.from_json(u.encryption), customer_key(req.params, req.source_ip, req.secure,
+                                                                       svc.sse))
     p = req.params
     max_parts = min(p.get("MaxParts", 1000), 1000)
     marker = p.get("PartNumberMarker", 0) or 0

@@ -14,6 +14,8 @@ from .ingest import ingest_body
 from .names import check_key
 from .preconditions import check_copy_source, check_write
 from .service import S3Service, handles
+from .sse import (EncryptionPlan, OpenVersion, customer_key, opaque_etag, open_version,
+                  output_headers, plaintext, plan_for, requested)
 from .tags import check_tag_set, parse_tagging_header, tags_from_set, tags_to_set
 
 STORAGE_CLASSES = {"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
@@ -80,9 +82,12 @@ async def put_object(svc: S3Service, req: S3Request) -> S3Response:
     sc = storage_class(p)
     tags = parse_tagging_header(p["Tagging"]) if p.get("Tagging") else {}
     check = check_write(p)
-    data = await ingest_body(svc, req, allow_inline=True)
+    plan = await plan_for(svc.sse, requested(p, bucket, req.source_ip, req.secure, svc.sse), bucket, key)
+    data = await ingest_body(svc, req, allow_inline=True, plan=plan)
     v = new_version(svc, bucket, key, req.principal.account_id)
-    v.size, v.etag, v.checksum = data.size, data.md5_hex, data.checksum
+    env = plan.envelope if plan is not None else None
+    v.size, v.etag, v.checksum = data.size, opaque_etag(env, data.md5_hex), data.checksum
+    v.encryption = env.to_json() if env is not None else {}
     v.headers, v.user_meta, v.storage_class, v.tags = headers, meta, sc, tags
     v.inline = data.inline
     v.segments = [BlobSegment(data.blob_id, data.size)] if data.blob_id and data.size else []
@@ -99,6 +104,7 @@ async def put_object(svc: S3Service, req: S3Request) -> S3Response:
     svc.free_later(freed)
     out: dict[str, Any] = {"ETag": f'"{v.etag}"', "VersionId": version_header(bucket, v), "Size": v.size}
     out.update(checksum_output(v))
+    out.update(output_headers(env, with_context=True))
     return S3Response(out)
 
 
@@ -124,7 +130,9 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
     return bucket, key, version_id
 
 
-async def copy_source_version(svc: S3Service, req: S3Request) -> tuple[Bucket, ObjectVersion]:
+async def copy_source_version(svc: S3Service, req: S3Request) -> tuple[Bucket, ObjectVersion, OpenVersion | None]:
+    """The copy source, its preconditions checked and its data key unwrapped (SSE-C source: with the
+    x-amz-copy-source-server-side-encryption-customer-* key)."""
     src_bucket_name, src_key, src_vid = parse_copy_source(req.params.get("CopySource", ""))
     src_bucket = await svc.bucket(src_bucket_name)
     src = await svc.store.get_version(src_bucket.id, src_key, src_vid)
@@ -138,22 +146,34 @@ async def copy_source_version(svc: S3Service, req: S3Request) -> tuple[Bucket, O
                                              "delete marker by version id.")
         raise AWSError("NoSuchKey", Key=src_key)
     check_copy_source(req.params, src)
-    return src_bucket, src
+    ck = customer_key(req.params, req.source_ip, req.secure, svc.sse, prefix="CopySource")
+    return src_bucket, src, await open_version(svc.sse, src_bucket, src, ck)
 
 
-async def copy_data(svc: S3Service, src: ObjectVersion, start: int, length: int,
-                    algorithm: str | None = None) -> tuple[str, int, str, Any]:
-    """Streams a byte range of `src` into a new blob; returns (blob id, size, md5 hex, checksum).
+async def copy_data(svc: S3Service, src: ObjectVersion, opened: OpenVersion | None, start: int, length: int,
+                    algorithm: str | None = None, plan: EncryptionPlan | None = None,
+                    part: int = 0) -> tuple[str, int, str, Any]:
+    """Streams a byte range of `src`'s plaintext into a new blob, encrypted by `plan` (as part `part`);
+    returns (blob id, plaintext size, md5 hex, checksum).
 
     The checksum uses `algorithm` (e.g. the multipart upload's), else the source's, else S3's default."""
+    return await store_plaintext(svc, read_data(svc, src, start, length, opened=opened),
+                                 algorithm or src.checksum.get("algorithm") or "CRC64NVME", plan, part)
+
+
+async def store_plaintext(svc: S3Service, chunks: AsyncIterator[bytes], algorithm: str,
+                          plan: EncryptionPlan | None = None, part: int = 0) -> tuple[str, int, str, Any]:
+    """Writes plaintext to a new blob, encrypted by `plan` (from `sse.plan_for`, as part `part`); returns
+    (blob id, plaintext size, md5 hex, checksum). The blob is durable but unreferenced until metadata commits
+    a version with `plan.envelope` (what CopyObject, UploadPartCopy and replication do)."""
     import hashlib
 
     from .checksums import new_checksum
     md5 = hashlib.md5()
-    checksum = new_checksum(algorithm or src.checksum.get("algorithm") or "CRC64NVME")
-    writer = svc.blobs.writer([md5, checksum])
+    checksum = new_checksum(algorithm)
+    writer = svc.blobs.writer([md5, checksum], plan.transform(part) if plan is not None else None)
     try:
-        async for chunk in read_data(svc, src, start, length):
+        async for chunk in chunks:
             await writer.write(chunk)
         blob_id = await writer.commit()
     except BaseException:
@@ -163,10 +183,24 @@ async def copy_data(svc: S3Service, src: ObjectVersion, start: int, length: int,
 
 
 async def read_data(svc: S3Service, v: ObjectVersion, start: int, length: int,
-                    fds: list[int] | None = None) -> AsyncIterator[bytes]:
-    """A byte range of a version's data, wherever it lives (inline in metadata, or blob segments).
+                    fds: list[int] | None = None, opened: OpenVersion | None = None) -> AsyncIterator[bytes]:
+    """A byte range of a version's plaintext, wherever it lives (inline in metadata, or blob segments),
+    decrypted with `opened` (from `sse.open_version`) when the version is encrypted.
 
     With `fds` (from `open_data`), reads the already-open segments and closes them when done."""
+    if v.encryption:
+        if opened is None:
+            raise AWSError("InternalError", "encrypted data read without its key")
+        if fds is None:
+            fds = await open_data(svc, v)
+            if fds is None:
+                raise AWSError("InternalError", "The object changed while being read; retry.")
+        try:
+            async for chunk in plaintext(svc.blobs.pool, opened, v, fds, start, length):
+                yield chunk
+        finally:
+            svc.blobs.close_all(fds)
+        return
     if v.inline is not None:
         yield v.inline[start:start + length]
         return
@@ -217,7 +251,7 @@ async def copy_object(svc: S3Service, req: S3Request) -> S3Response:
     key = req.key or ""
     check_key(key)
     p = req.params
-    src_bucket, src = await copy_source_version(svc, req)
+    src_bucket, src, opened = await copy_source_version(svc, req)
     if src.size > MAX_COPY_SIZE:
         raise AWSError("InvalidRequest", "The specified copy source is larger than the maximum allowable size "
                                          "for a copy source: 5368709120")
@@ -228,7 +262,7 @@ async def copy_object(svc: S3Service, req: S3Request) -> S3Response:
     sc = storage_class(p)
     same = src_bucket.id == bucket.id and src.key == key
     if same and directive == "COPY" and not p.get("StorageClass") and not p.get("WebsiteRedirectLocation") \
-            and not p.get("ServerSideEncryption"):
+            and not p.get("ServerSideEncryption") and not p.get("SSECustomerAlgorithm"):
         raise AWSError("InvalidRequest", "This copy request is illegal because it is trying to copy an object to "
                                          "itself without changing the object's metadata, storage class, website "
                                          "redirect location or encryption attributes.")
@@ -243,11 +277,14 @@ async def copy_object(svc: S3Service, req: S3Request) -> S3Response:
     algorithm = (p.get("ChecksumAlgorithm") or "").upper() or None
     if algorithm is not None and algorithm not in ALGORITHMS:
         raise AWSError("InvalidRequest", "Value for x-amz-checksum-algorithm header is invalid.")
-    blob_id, size, md5_hex, checksum = await copy_data(svc, src, 0, src.size, algorithm)
+    plan = await plan_for(svc.sse, requested(p, bucket, req.source_ip, req.secure, svc.sse), bucket, key)
+    env = plan.envelope if plan is not None else None
+    blob_id, size, md5_hex, checksum = await copy_data(svc, src, opened, 0, src.size, algorithm, plan)
     v = new_version(svc, bucket, key, req.principal.account_id)
     v.size, v.headers, v.user_meta, v.storage_class, v.tags = size, headers, meta, sc, tags
+    v.encryption = env.to_json() if env is not None else {}
     # a copy of a multipart object gets a single-part ETag, as S3 does for copies up to 5 GiB
-    v.etag = md5_hex
+    v.etag = opaque_etag(env, md5_hex)
     v.checksum = {"algorithm": checksum.algorithm, "value": checksum.b64digest(), "type": "FULL_OBJECT"}
     v.segments = [BlobSegment(blob_id, size)] if size else []
     outbox = svc.plan_replication(bucket, v, "put")
@@ -262,7 +299,8 @@ async def copy_object(svc: S3Service, req: S3Request) -> S3Response:
     svc.free_later(freed)
     result: dict[str, Any] = {"ETag": f'"{v.etag}"', "LastModified": v.last_modified_us}
     result.update({k: val for k, val in checksum_output(v).items() if k != "ChecksumType"})
-    out: dict[str, Any] = {"CopyObjectResult": result, "VersionId": version_header(bucket, v)}
+    out: dict[str, Any] = {"CopyObjectResult": result, "VersionId": version_header(bucket, v),
+                           **output_headers(env, with_context=True)}
     if src_bucket.versioning != VERSIONING_OFF:
         out["CopySourceVersionId"] = src.version_id
     return S3Response(out)

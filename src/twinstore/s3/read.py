@@ -3,9 +3,11 @@ response-header overrides) and GetObjectAttributes."""
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any
+from typing import Any, AsyncIterator
 
+from ..crypto.segments import IntegrityError
 from ..meta.ids import is_valid_version_id
 from ..meta.model import Bucket, ObjectVersion
 from ..protocol.errors import AWSError
@@ -14,7 +16,9 @@ from .http import S3Request, S3Response
 from .objects import checksum_output, open_data, read_data, version_header
 from .preconditions import check_read
 from .service import S3Service, handles
+from .sse import OpenVersion, check_customer, customer_key, envelope_of, open_version, output_headers
 
+log = logging.getLogger("twinstore.s3")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 OVERRIDES = {"ResponseContentType": "ContentType", "ResponseContentLanguage": "ContentLanguage",
              "ResponseExpires": "Expires", "ResponseCacheControl": "CacheControl",
@@ -85,12 +89,22 @@ def object_output(bucket: Bucket, v: ObjectVersion) -> dict[str, Any]:
         out["TagCount"] = len(v.tags)
     if v.part_sizes:
         out["PartsCount"] = len(v.part_sizes)
+    out.update(output_headers(envelope_of(v)))
     return out
 
 
 async def _read(svc: S3Service, req: S3Request, with_body: bool) -> S3Response:
+    ck = customer_key(req.params, req.source_ip, req.secure, svc.sse)
     for _ in range(5):
         bucket, v = await lookup(svc, req)
+        env = envelope_of(v)
+        opened: OpenVersion | None = None
+        if with_body:
+            opened = await open_version(svc.sse, bucket, v, ck)
+        elif env is not None:
+            check_customer(env, ck)
+        elif ck is not None:
+            raise AWSError("InvalidRequest", "The encryption parameters are not applicable to this object.")
         # open the data before answering: once open, a concurrent overwrite cannot tear the body
         fds = await open_data(svc, v) if with_body else []
         if fds is not None:
@@ -98,14 +112,42 @@ async def _read(svc: S3Service, req: S3Request, with_body: bool) -> S3Response:
     else:
         raise AWSError("InternalError", "The object changed too often while being read; retry.")
     try:
-        return _respond(svc, req, bucket, v, with_body, fds)
+        resp = _respond(svc, req, bucket, v, with_body, fds, opened)
     except BaseException:
         svc.blobs.close_all(fds)
         raise
+    if resp.stream is not None and opened is not None:
+        resp.stream = await _primed(resp.stream)
+    return resp
+
+
+async def _primed(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Reads (and so authenticates) the first piece before the response starts: tampered data then gets an
+    error response; tampering found later aborts the connection mid-body. Never wrong data."""
+    try:
+        first = await stream.__anext__()
+    except StopAsyncIteration:
+        first = b""
+    except IntegrityError:
+        await stream.aclose()  # type: ignore[attr-defined]
+        raise AWSError("InternalError", "The object's stored data failed its integrity check.") from None
+
+    async def rest() -> AsyncIterator[bytes]:
+        try:
+            if first:
+                yield first
+            async for chunk in stream:
+                yield chunk
+        except IntegrityError:
+            log.error("stored data failed its integrity check mid-body; response aborted")
+            raise
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+    return rest()
 
 
 def _respond(svc: S3Service, req: S3Request, bucket: Bucket, v: ObjectVersion, with_body: bool,
-             fds: list[int]) -> S3Response:
+             fds: list[int], opened: OpenVersion | None = None) -> S3Response:
     p = req.params
     check_read(p, v)
     out = object_output(bucket, v)
@@ -140,7 +182,7 @@ def _respond(svc: S3Service, req: S3Request, bucket: Bucket, v: ObjectVersion, w
         out.update(checksum_output(v))  # never on partial content: clients validate it against the body
     resp = S3Response(out, status=status, content_length=length)
     if with_body and length:
-        resp.stream = read_data(svc, v, start, length, fds)
+        resp.stream = read_data(svc, v, start, length, fds, opened)
     else:
         svc.blobs.close_all(fds)
     return resp
@@ -165,6 +207,10 @@ async def get_object_attributes(svc: S3Service, req: S3Request) -> S3Response:
     if not wanted or not wanted <= ATTRIBUTES:
         raise AWSError("InvalidArgument", "Invalid attribute name specified.")
     bucket, v = await lookup(svc, req)
+    env = envelope_of(v)
+    ck = customer_key(req.params, req.source_ip, req.secure, svc.sse)
+    if env is not None:
+        check_customer(env, ck)  # an SSE-C object's attributes need its key too
     out: dict[str, Any] = {"LastModified": v.last_modified_us, "VersionId": version_header(bucket, v)}
     if "ETag" in wanted:
         out["ETag"] = v.etag

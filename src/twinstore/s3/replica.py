@@ -21,6 +21,7 @@ import hashlib
 import json
 from typing import Any
 
+from ..crypto.envelope import SSE_C, SSE_KMS, SSE_S3
 from ..meta.ids import timestamp_of
 from ..meta.model import VERSIONING_ENABLED, BlobSegment, Bucket, ObjectVersion
 from ..protocol.errors import AWSError
@@ -29,6 +30,7 @@ from .http import S3Request, S3Response
 from .ingest import HASH_ON_LOOP_MAX, INLINE_MAX, MAX_PUT_SIZE, _hash_all
 from .names import check_key
 from .service import S3Service, handles
+from .sse import EncryptionPlan, Requested, bucket_default, plan_for
 
 REPLICATION_HEADER = "x-amz-twinstore-replication"
 REPLICA = "REPLICA"
@@ -113,8 +115,29 @@ class _PartMd5:
         return f"{hashlib.md5(b''.join(self.digests)).hexdigest()}-{len(self.sizes)}"
 
 
-def small_replica(bucket: Bucket, key: str, d: dict[str, Any], data: bytes) -> ObjectVersion:
-    """A replica (or replicated delete marker) whose data came whole in a batch, digests verified; runs off-loop."""
+async def replica_plan(svc: S3Service, bucket: Bucket, key: str, d: dict[str, Any]) -> EncryptionPlan | None:
+    """How the replica is encrypted here, with this region's keys: SSE-S3 stays SSE-S3, SSE-KMS is re-encrypted
+    under the rule's ReplicaKmsKeyID, anything else gets the destination bucket's default."""
+    sse = d.get("sse") or {}
+    alg = sse.get("alg")
+    if alg == SSE_KMS:
+        req = Requested(SSE_KMS, sse.get("kms") or None)
+    elif alg == SSE_S3:
+        req = Requested(SSE_S3)
+    else:
+        req = bucket_default(bucket)
+    return await plan_for(svc.sse, req, bucket, key)
+
+
+def _opaque_etag(d: dict[str, Any]) -> bool:
+    """SSE-KMS and SSE-C ETags are not the data's MD5: only the checksum can verify such data."""
+    return (d.get("sse") or {}).get("alg") in (SSE_KMS, SSE_C)
+
+
+def small_replica(bucket: Bucket, key: str, d: dict[str, Any], data: bytes,
+                  plan: EncryptionPlan | None = None) -> ObjectVersion:
+    """A replica (or replicated delete marker) whose data came whole in a batch, digests verified, sealed by
+    `plan`; runs off-loop."""
     v = _replica(bucket, key, d)
     if v.delete_marker:
         return v
@@ -130,9 +153,11 @@ def small_replica(bucket: Bucket, key: str, d: dict[str, Any], data: bytes) -> O
     else:
         etag = md5.hexdigest()
     full = _full_checksum(v)
-    if etag != v.etag or (full is not None and _digest(full["algorithm"], data) != full["value"]):
+    if (etag != v.etag and not _opaque_etag(d)) or (full is not None and _digest(full["algorithm"], data) != full["value"]):
         raise AWSError("BadDigest", "The replicated data does not match the source version's digests.")
-    v.inline = data
+    v.inline = plan.seal_inline(data) if plan is not None else data
+    if plan is not None:
+        v.encryption = plan.envelope.to_json()
     return v
 
 
@@ -179,10 +204,14 @@ async def replicate_object(svc: S3Service, req: S3Request) -> S3Response:
 
     def verify() -> None:
         etag = parts.etag() if parts is not None else md5.hexdigest()
-        if etag != v.etag or (checksum is not None and full is not None and checksum.b64digest() != full["value"]):
+        if (etag != v.etag and not _opaque_etag(d)) or \
+                (checksum is not None and full is not None and checksum.b64digest() != full["value"]):
             raise AWSError("BadDigest", "The replicated data does not match the source version's digests.")
 
     blob_id = ""
+    plan = await replica_plan(svc, bucket, key, d)
+    if plan is not None:
+        v.encryption = plan.envelope.to_json()
     if size <= INLINE_MAX:
         data = await req.body.read_all(INLINE_MAX)
         if len(data) != size:
@@ -192,9 +221,9 @@ async def replicate_object(svc: S3Service, req: S3Request) -> S3Response:
         else:
             await svc.blobs.pool.run(_hash_all, hashers, data)
         verify()
-        v.inline = data
+        v.inline = plan.seal_inline(data) if plan is not None else data
     else:
-        writer = svc.blobs.writer(hashers)
+        writer = svc.blobs.writer(hashers, plan.transform(0) if plan is not None else None)
         try:
             async for chunk in req.body.chunks():
                 await writer.write(chunk)

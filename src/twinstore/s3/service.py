@@ -13,6 +13,7 @@ from ..meta.model import BlobSegment, Bucket, ObjectVersion, OutboxItem
 from ..meta.store import GlobalStore, RegionStore
 from ..protocol.errors import AWSError
 from .http import S3Request, S3Response
+from .sse import SSEConfig
 
 Handler = Callable[["S3Service", S3Request], Awaitable[S3Response]]
 # Replication seam (the replication package, a higher layer, supplies it): given a bucket, a version about to be
@@ -43,6 +44,7 @@ class S3Service:
     # IAM: the user/role ARNs a bucket policy names -> their unique ids (raises PolicyError for one that does not
     # exist): bucket policies name existing principals and stay bound to them, as on AWS. None: not checked.
     principal_ids: Callable[[Policy], dict[str, str]] | None = None
+    sse: SSEConfig = field(default_factory=SSEConfig)
     version_ids: VersionIdFactory = field(init=False)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 

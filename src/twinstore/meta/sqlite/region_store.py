@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import Any, Callable
 
 from ...protocol.errors import AWSError
 from ..model import (VERSIONING_ENABLED, BlobSegment, Bucket, ListedVersion, ListPage, MultipartUpload,
@@ -12,11 +12,11 @@ from ..model import (VERSIONING_ENABLED, BlobSegment, Bucket, ListedVersion, Lis
 from ..store import LatestCheck
 from .engine import SqliteEngine
 from .replication_tables import ReplicationTables
-from .schema import REGION_SCHEMA
+from .schema import REGION_MIGRATIONS, REGION_SCHEMA
 
 _V_COLS = ("bucket_id, key, vid, null_version, is_latest, delete_marker, last_modified_us, size, etag, owner, "
            "storage_class, checksum, headers, user_meta, segments, part_sizes, tags, extra, inline_data, "
-           "checksum_kind")
+           "checksum_kind, encryption")
 _LIST_COLS = "key, vid, null_version, is_latest, delete_marker, last_modified_us, size, etag, owner, " \
              "storage_class, checksum_kind"
 
@@ -45,7 +45,7 @@ def _row_to_version(r: tuple[Any, ...]) -> ObjectVersion:
         delete_marker=bool(r[5]), last_modified_us=r[6], size=r[7], etag=r[8], owner=r[9], storage_class=r[10],
         checksum=_loads(r[11]), headers=_loads(r[12]), user_meta=_loads(r[13]),
         segments=[BlobSegment(b, s) for b, s in _loads(r[14])], part_sizes=_loads(r[15]), tags=_loads(r[16]),
-        extra=_loads(r[17]), inline=r[18])
+        extra=_loads(r[17]), inline=r[18], encryption=_loads(r[20]) if r[20] else {})
 
 
 def _checksum_kind(checksum: dict[str, str]) -> str:
@@ -73,7 +73,8 @@ def _version_values(v: ObjectVersion) -> tuple[Any, ...]:
     return (v.bucket_id, _kb(v.key), v.vid, int(v.null_version), int(v.is_latest), int(v.delete_marker),
             v.last_modified_us, v.size, v.etag, v.owner, v.storage_class, _dumps(v.checksum), _dumps(v.headers),
             _dumps(v.user_meta), _dumps([[s.blob_id, s.size] for s in v.segments]), _dumps(v.part_sizes),
-            _dumps(v.tags), _dumps(v.extra), v.inline, _checksum_kind(v.checksum))
+            _dumps(v.tags), _dumps(v.extra), v.inline, _checksum_kind(v.checksum),
+            _dumps(v.encryption) if v.encryption else "")
 
 
 def _segments(raw: str) -> list[BlobSegment]:
@@ -105,7 +106,7 @@ def _insert_version(conn: sqlite3.Connection, v: ObjectVersion, versioning: str)
             freed.extend(_segments(seg))
         conn.execute("DELETE FROM versions WHERE bucket_id=? AND key=? AND null_version=1", (v.bucket_id, key))
     v.is_latest = False
-    conn.execute(f"INSERT INTO versions({_V_COLS}) VALUES ({','.join('?' * 20)})", _version_values(v))
+    conn.execute(f"INSERT INTO versions({_V_COLS}) VALUES ({','.join('?' * 21)})", _version_values(v))
     _fix_latest(conn, v.bucket_id, key)
     row = conn.execute("SELECT is_latest FROM versions WHERE bucket_id=? AND key=? AND vid=?",
                        (v.bucket_id, key, v.vid)).fetchone()
@@ -126,6 +127,7 @@ def _fix_latest(conn: sqlite3.Connection, bucket_id: int, key: bytes) -> None:
 class SqliteRegionStore(ReplicationTables):
     def __init__(self, path: str) -> None:
         self.db = SqliteEngine(path, REGION_SCHEMA)
+        self.db.read_sync(_migrate)
         self._init_outbox()
         rows = self.db.read_sync(lambda c: c.execute(
             "SELECT id, name, region, owner, created_us, versioning, object_ownership, configs FROM buckets"
@@ -240,14 +242,15 @@ class SqliteRegionStore(ReplicationTables):
     async def create_upload(self, u: MultipartUpload) -> None:
         await self.db.write(lambda c: c.execute(
             "INSERT INTO uploads(upload_id, bucket_id, key, initiated_us, owner, headers, user_meta, tags, "
-            "checksum_algorithm, storage_class, extra) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "checksum_algorithm, storage_class, extra, encryption) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (u.upload_id, u.bucket_id, _kb(u.key), u.initiated_us, u.owner, _dumps(u.headers),
-             _dumps(u.user_meta), _dumps(u.tags), u.checksum_algorithm, u.storage_class, _dumps(u.extra))))
+             _dumps(u.user_meta), _dumps(u.tags), u.checksum_algorithm, u.storage_class, _dumps(u.extra),
+             _dumps(u.encryption) if u.encryption else "")))
 
     async def get_upload(self, upload_id: str) -> MultipartUpload | None:
         def op(c: sqlite3.Connection) -> MultipartUpload | None:
             r = c.execute("SELECT upload_id, bucket_id, key, initiated_us, owner, headers, user_meta, tags, "
-                          "checksum_algorithm, storage_class, extra FROM uploads WHERE upload_id=?",
+                          "checksum_algorithm, storage_class, extra, encryption FROM uploads WHERE upload_id=?",
                           (upload_id,)).fetchone()
             return _upload_from_row(r) if r else None
         return await self.db.read(op)
@@ -280,7 +283,7 @@ class SqliteRegionStore(ReplicationTables):
 
         def op(c: sqlite3.Connection) -> list[MultipartUpload]:
             sql = ("SELECT upload_id, bucket_id, key, initiated_us, owner, headers, user_meta, tags, "
-                   "checksum_algorithm, storage_class, extra FROM uploads WHERE bucket_id=? AND key>=?")
+                   "checksum_algorithm, storage_class, extra, encryption FROM uploads WHERE bucket_id=? AND key>=?")
             args: list[Any] = [bucket_id, pb]
             if upper is not None:
                 sql += " AND key<?"
@@ -341,14 +344,59 @@ class SqliteRegionStore(ReplicationTables):
             return ids
         return await self.db.read(op)
 
+    async def master_key_ids(self) -> set[str]:
+        """Every master key id an SSE-S3 envelope (of a version or an upload) names."""
+        def op(c: sqlite3.Connection) -> set[str]:
+            ids: set[str] = set()
+            for table in ("versions", "uploads"):
+                ids.update(k for (k,) in c.execute(
+                    f"SELECT DISTINCT json_extract(encryption, '$.kid') FROM {table} WHERE encryption != ''") if k)
+            return ids
+        return await self.db.read(op)
+
+    async def rewrap_envelopes(self, rewrap: Callable[[dict[str, Any]], dict[str, Any] | None],
+                               batch: int = 500) -> int:
+        """Applies `rewrap` to every stored encryption envelope (versions and multipart uploads), saving the
+        ones it returns changed; returns how many changed. Batched: each batch is one transaction."""
+        changed = 0
+        for table, cols in (("versions", "bucket_id, key, vid"), ("uploads", "upload_id")):
+            after: tuple[Any, ...] | None = None
+            while True:
+                where = "encryption != ''" + (f" AND ({cols}) > ({','.join('?' * len(after))})" if after else "")
+
+                def op(c: sqlite3.Connection, where: str = where, after: Any = after, table: str = table,
+                       cols: str = cols) -> tuple[int, tuple[Any, ...] | None]:
+                    rows = c.execute(f"SELECT {cols}, encryption FROM {table} WHERE {where} ORDER BY {cols} "
+                                     f"LIMIT ?", (*(after or ()), batch)).fetchall()
+                    n = 0
+                    for r in rows:
+                        new = rewrap(_loads(r[-1]))
+                        if new is not None:
+                            cond = " AND ".join(f"{col.strip()}=?" for col in cols.split(","))
+                            c.execute(f"UPDATE {table} SET encryption=? WHERE {cond}", (_dumps(new), *r[:-1]))
+                            n += 1
+                    return n, (tuple(rows[-1][:-1]) if len(rows) == batch else None)
+                n, after = await self.db.write(op)
+                changed += n
+                if after is None:
+                    break
+        return changed
+
     async def close(self) -> None:
         self.db.close()
+
+
+def _migrate(c: sqlite3.Connection) -> None:
+    for table, column, definition in REGION_MIGRATIONS:
+        if column not in {r[1] for r in c.execute(f"PRAGMA table_info({table})")}:
+            c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def _upload_from_row(r: tuple[Any, ...]) -> MultipartUpload:
     return MultipartUpload(upload_id=r[0], bucket_id=r[1], key=r[2].decode("utf-8"), initiated_us=r[3], owner=r[4],
                            headers=_loads(r[5]), user_meta=_loads(r[6]), tags=_loads(r[7]),
-                           checksum_algorithm=r[8], storage_class=r[9], extra=_loads(r[10]))
+                           checksum_algorithm=r[8], storage_class=r[9], extra=_loads(r[10]),
+                           encryption=_loads(r[11]) if r[11] else {})
 
 
 def _list(c: sqlite3.Connection, bucket_id: int, prefix: str, delimiter: str, marker: str,

@@ -11,12 +11,14 @@ CREATE TABLE IF NOT EXISTS versions(
   checksum TEXT NOT NULL, headers TEXT NOT NULL, user_meta TEXT NOT NULL, segments TEXT NOT NULL,
   part_sizes TEXT NOT NULL, tags TEXT NOT NULL, extra TEXT NOT NULL, inline_data BLOB,
   checksum_kind TEXT NOT NULL,  -- '<algorithm>:<type>' or '': what listings show, without parsing JSON
+  encryption TEXT NOT NULL DEFAULT '',  -- the encryption envelope (JSON), '' for unencrypted data
   PRIMARY KEY(bucket_id, key, vid)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS versions_current ON versions(bucket_id, key) WHERE is_latest=1 AND delete_marker=0;
 CREATE TABLE IF NOT EXISTS uploads(
   upload_id TEXT PRIMARY KEY, bucket_id INTEGER NOT NULL, key BLOB NOT NULL, initiated_us INTEGER NOT NULL,
   owner TEXT NOT NULL, headers TEXT NOT NULL, user_meta TEXT NOT NULL, tags TEXT NOT NULL,
-  checksum_algorithm TEXT NOT NULL, storage_class TEXT NOT NULL, extra TEXT NOT NULL);
+  checksum_algorithm TEXT NOT NULL, storage_class TEXT NOT NULL, extra TEXT NOT NULL,
+  encryption TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads(bucket_id, key, upload_id);
 CREATE TABLE IF NOT EXISTS parts(
   upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, blob_id TEXT NOT NULL, size INTEGER NOT NULL,
@@ -37,6 +39,10 @@ CREATE TABLE IF NOT EXISTS repl_jobs(
   cursor_key BLOB, cursor_vid TEXT, scanned INTEGER NOT NULL, queued INTEGER NOT NULL, total INTEGER NOT NULL,
   created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL) WITHOUT ROWID;
 """
+
+# columns added after a table first shipped: (table, column, definition), added at open when missing
+REGION_MIGRATIONS = [("versions", "encryption", "TEXT NOT NULL DEFAULT ''"),
+                     ("uploads", "encryption", "TEXT NOT NULL DEFAULT ''")]
 
 GLOBAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS bucket_names(
