@@ -27,6 +27,7 @@ def test_bidirectional_lab_scenario(east: Any, west: Any) -> None:
     assert rep["LastModified"] == src["LastModified"]
     assert rep["ETag"] == src["ETag"]
     assert rep["ContentType"] == "text/plain" and rep["Metadata"] == {"who": "east"}
+    assert src["ServerSideEncryption"] == rep["ServerSideEncryption"] == "AES256"
     assert s3w.get_object(Bucket=wb, Key="A.txt")["Body"].read() == b"object A"
     assert s3w.get_object_tagging(Bucket=wb, Key="A.txt")["TagSet"] == [{"Key": "t", "Value": "1"}]
 

@@ -185,3 +185,21 @@ def test_role_permissions_are_checked(east: Any, west: Any) -> None:
     reasons = {(f["key"], f["reason"]) for f in st["recent_failures"] if f["bucket"] == eb}
     assert ("k", "SrcGetObjectNotPermitted") in reasons
     assert ("small", "DstPutObjectNotPermitted") in reasons and ("large", "DstPutObjectNotPermitted") in reasons
+
+
+def test_sse_kms_objects_need_sse_kms_selection(east: Any, west: Any) -> None:
+    s3e, s3w, eb, wb = _buckets(east, west)
+    src_key = east.client("kms").create_key()["KeyMetadata"]["Arn"]
+    replica_key = west.client("kms").create_key()["KeyMetadata"]["Arn"]
+    replicate(s3e, eb, "us-east-2", rule_v2(wb, "plain", 1, prefix="plain/"),
+              rule_v2(wb, "kms", 2, prefix="kms/",
+                      SourceSelectionCriteria={"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+                      Destination={"Bucket": f"arn:aws:s3:::{wb}",
+                                   "EncryptionConfiguration": {"ReplicaKmsKeyID": replica_key}}))
+    s3e.put_object(Bucket=eb, Key="plain/k", Body=b"secret", ServerSideEncryption="aws:kms", SSEKMSKeyId=src_key)
+    s3e.put_object(Bucket=eb, Key="kms/k", Body=b"secret", ServerSideEncryption="aws:kms", SSEKMSKeyId=src_key)
+    wait_status(s3e, eb, "kms/k", "COMPLETED")
+    assert status(s3e, eb, "plain/k") is None  # not selected: not in scope at all
+    rep = s3w.get_object(Bucket=wb, Key="kms/k")
+    assert rep["Body"].read() == b"secret" and rep["ReplicationStatus"] == "REPLICA"
+    assert rep["ServerSideEncryption"] == "aws:kms" and rep["SSEKMSKeyId"] == replica_key
