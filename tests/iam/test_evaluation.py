@@ -327,3 +327,15 @@ def test_permissions_boundary_limits_identity_grants(east: Any, iam: Any) -> Non
             "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}),
             PermissionsBoundary=f"arn:aws:iam::{ACCOUNT_ID}:policy/{uname('nope')}")
     assert code(exc) == "NoSuchEntity"
+
+
+def test_create_bucket_location_constraint_condition(east: Any, west: Any, iam: Any) -> None:
+    user = make_user(iam, allow("s3:CreateBucket", Condition={
+        "StringEquals": {"s3:LocationConstraint": "us-west-2"}}))
+    with pytest.raises(ClientError) as exc:
+        user.client(east).create_bucket(Bucket=uname("lc"), CreateBucketConfiguration={
+            "LocationConstraint": "us-east-2"})
+    assert code(exc) == "AccessDenied"
+    name = uname("lc")
+    user.client(west).create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    west.client().delete_bucket(Bucket=name)

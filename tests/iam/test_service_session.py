@@ -149,3 +149,27 @@ def test_service_credentials_carry_source_arn_and_account(east: Any, deployment:
     with pytest.raises(ClientError) as exc:
         session_client(east, _creds(other)).put_object(Bucket=bucket, Key="k", Body=b"x")
     assert code(exc) == "AccessDenied"
+
+
+def test_replication_decisions_on_a_bucket_include_its_policy(east: Any, iam: Any, deployment: Any) -> None:
+    """What the replication engine asks for each replicated object, acting as the role session: identity
+    policies of the role and the destination bucket's policy (here an explicit Deny on a prefix)."""
+    from twinstore.meta.model import Bucket
+    from twinstore.s3.actions import decide_on_bucket
+    root = east.client()
+    dst = create_bucket(root, "us-east-2")
+    role = iam.create_role(RoleName=uname("rd"), AssumeRolePolicyDocument=TRUST_S3)["Role"]
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="w", PolicyDocument=doc(
+        allow(["s3:ReplicateObject", "s3:ReplicateDelete"], f"arn:aws:s3:::{dst}/*")))
+    text = doc({"Effect": "Deny", "Principal": {"AWS": role["Arn"]}, "Action": "s3:ReplicateObject",
+                "Resource": f"arn:aws:s3:::{dst}/private/*"})
+    root.put_bucket_policy(Bucket=dst, Policy=text)
+    bucket = Bucket(0, dst, "us-east-2", ACCOUNT_ID, 0, configs={"policy": text})
+
+    async def run(i: Iam) -> list[str]:
+        cred = await i.service_session(role["Arn"])
+        p = cred.principal
+        return [decide_on_bucket(i, p, "s3:ReplicateObject", bucket, "a/k"),
+                decide_on_bucket(i, p, "s3:ReplicateObject", bucket, "private/k"),
+                decide_on_bucket(i, p, "s3:ReplicateTags", bucket, "a/k")]
+    assert with_iam(deployment.data_dir, run) == [ALLOW, "Deny", "ImplicitDeny"]

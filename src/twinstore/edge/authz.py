@@ -12,9 +12,8 @@ from typing import Any, Callable, Mapping
 from ..auth.principal import Principal
 from ..auth.request import ApiRequest, ApiService
 from ..iam.authority import Iam, RequestKeys, key_values
-from ..iam.conditions import PolicyError
 from ..iam.evaluate import ALLOW, DENY
-from ..iam.policy import RESOURCE, Policy, compile_policy, is_public
+from ..iam.policy import Policy, is_public
 from ..protocol.errors import AWSError
 from ..s3 import actions
 from ..s3.service import S3Service
@@ -45,17 +44,13 @@ class Authorizer:
         b = self.s3.store.cached_bucket(bucket)
         if b is None:
             return None, None
-        text = b.configs.get("policy")
-        if not text:
-            return None, None
-        try:
-            policy = compile_policy(text, RESOURCE)
-        except PolicyError:
+        policy, bound = actions.bucket_policy_of(b)
+        if policy is None:
             return None, None
         if principal.type == "Anonymous" and (b.configs.get("publicAccessBlock") or {}).get("RestrictPublicBuckets") \
                 and is_public(policy):
             return None, None  # RestrictPublicBuckets: public grants serve only the owner account and AWS services
-        return policy, b.configs.get("policyPrincipalIds")
+        return policy, bound
 
     async def s3_request(self, principal: Principal, operation: str, bucket: str | None, key: str | None,
                          params: Mapping[str, Any], headers: Mapping[str, str], query: Mapping[str, str],
@@ -67,7 +62,7 @@ class Authorizer:
         if principal.is_root and (policy is None or operation in _POLICY_OPS):
             return None  # the account root: everything (bucket-policy denies aside; never locked out of the policy)
         keys = actions.S3Keys(principal, headers, query, source_ip, secure, self.s3.region, self.s3.account_id,
-                              presigned)
+                              presigned, payload)
         for action, resource in actions.checks(operation, bucket, key, params, headers):
             pol, pol_bound = policy, bound
             if not resource.startswith(f"arn:aws:s3:::{bucket}/") and resource != f"arn:aws:s3:::{bucket}":

@@ -14,7 +14,7 @@ from .evaluate import decide
 from .model import GROUP, ROLE, USER, ManagedPolicy, PolicyVersion, new_id
 from .policy import IDENTITY, RESOURCE, compile_policy
 from .service import (MAX_INLINE, MAX_MANAGED_CHARS, NAME_PARAM, OPS, IamService, boundary_param, check_document,
-                      check_policy_arn, encoded, op, paginate, path_of)
+                      check_policy_arn, encoded, group_out, op, paginate, path_of, role_out, user_out)
 
 
 # ---- inline policies ----------------------------------------------------------------------------------------
@@ -253,3 +253,42 @@ async def simulate_principal_policy(svc: IamService, req: ApiRequest) -> dict[st
                             "MatchedStatements": [], "MissingContextValues": []})
     page, extra_out = paginate(results, p, lambda r: f"{r['EvalActionName']}\x00{r['EvalResourceName']}")
     return {"EvaluationResults": page, **extra_out}
+
+
+# ---- account authorization details --------------------------------------------------------------------------
+@op("GetAccountAuthorizationDetails")
+async def get_account_authorization_details(svc: IamService, req: ApiRequest) -> dict[str, Any]:
+    """Every user, group, role and policy with their documents (URL-encoded), filtered by entity type."""
+    st = svc.iam.state
+    wanted = set(req.params.get("Filter") or ["User", "Role", "Group", "LocalManagedPolicy", "AWSManagedPolicy"])
+
+    def inline(kind: str, name: str) -> list[dict[str, str]]:
+        return [{"PolicyName": n, "PolicyDocument": encoded(d)} for n, d in st.inline.get((kind, name.lower()),
+                                                                                            {}).items()]
+
+    def attached(kind: str, name: str) -> list[dict[str, str]]:
+        pols = [svc.iam.policy(a) for a in st.attached.get((kind, name.lower()), [])]
+        return [{"PolicyName": p.name, "PolicyArn": p.arn} for p in pols if p is not None]
+
+    out: dict[str, Any] = {"UserDetailList": [], "GroupDetailList": [], "RoleDetailList": [], "Policies": []}
+    for (kind, _), e in st.entities.items():
+        if kind == USER and "User" in wanted:
+            out["UserDetailList"].append({**user_out(e), "UserPolicyList": inline(USER, e.name),
+                                          "GroupList": [g.name for g in (st.entity(GROUP, n) for n in
+                                                                         st.groups_of(e.name)) if g],
+                                          "AttachedManagedPolicies": attached(USER, e.name)})
+        elif kind == GROUP and "Group" in wanted:
+            out["GroupDetailList"].append({**group_out(e), "GroupPolicyList": inline(GROUP, e.name),
+                                           "AttachedManagedPolicies": attached(GROUP, e.name)})
+        elif kind == ROLE and "Role" in wanted:
+            out["RoleDetailList"].append({**role_out(e), "InstanceProfileList": [],
+                                          "RolePolicyList": inline(ROLE, e.name),
+                                          "AttachedManagedPolicies": attached(ROLE, e.name)})
+    pols = (list(st.policies.values()) if "LocalManagedPolicy" in wanted else []) + \
+        ([p for p in svc.iam.builtin.values() if st.attachment_count(p.arn)] if "AWSManagedPolicy" in wanted else [])
+    for p in pols:
+        out["Policies"].append({**svc.policy_out(p), "PolicyVersionList": [
+            {"Document": encoded(v.document), "VersionId": v.version_id,
+             "IsDefaultVersion": v.version_id == p.default_version, "CreateDate": v.created_us}
+            for v in p.versions.values()]})
+    return {**out, "IsTruncated": False}

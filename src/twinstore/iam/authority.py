@@ -55,11 +55,11 @@ class RequestKeys:
             t = self.now_us if self.now_us is not None else now_us()
             return [iso8601(t)] if key == "aws:currenttime" else [str(t // 1_000_000)]
         if key in ("aws:sourcearn", "aws:sourceaccount") and p.extra:
-            v = p.extra.get(key[4:])
-            return [v] if v else None
+            source = p.extra.get(key[4:])
+            return [source] if source else None
         if key.startswith("aws:principaltag/") and p.extra:
-            v = p.extra.get("tag:" + key[len("aws:principaltag/"):])
-            return [v] if v is not None else None
+            tag = p.extra.get("tag:" + key[len("aws:principaltag/"):])
+            return [tag] if tag is not None else None
         return None
 
 

@@ -26,6 +26,9 @@ def check_input(service: str, operation: str, params: dict[str, Any]) -> None:
     if shape is None:
         return
     problems: list[str] = []
+    for name in shape.required_members:
+        if params.get(name) is None:
+            problems.append(f"Value null at '{_camel(name)}' failed to satisfy constraint: Member must not be null")
     for name, member in shape.members.items():
         if name in params:
             _check(member, params[name], _camel(name), problems)

@@ -10,7 +10,10 @@ from typing import Any, Mapping
 from urllib.parse import unquote
 
 from ..auth.principal import Principal
-from ..iam.authority import RequestKeys
+from ..iam.authority import Iam, RequestKeys
+from ..iam.conditions import PolicyError
+from ..iam.policy import RESOURCE, Policy, compile_policy
+from ..meta.model import Bucket
 
 SERVICE, BUCKET, OBJECT = "service", "bucket", "object"
 
@@ -134,8 +137,8 @@ def checks(operation: str, bucket: str | None, key: str | None, params: Mapping[
     if versioned and params.get("VersionId"):
         action = versioned
     if kind == SERVICE or not bucket:
-        out = [(action, "*")]
-    elif kind == BUCKET or key is None:
+        return [(action, "*")]
+    if kind == BUCKET or key is None:
         out = [(action, bucket_arn(bucket))]
     else:
         out = [(action, object_arn(bucket, key))]
@@ -186,10 +189,11 @@ _QUERY_KEYS = {"s3:prefix": "prefix", "s3:delimiter": "delimiter", "s3:max-keys"
 class S3Keys(RequestKeys):
     """Condition keys of an S3 request, computed only when a policy condition asks for them."""
 
-    __slots__ = ("headers", "query", "source_ip", "secure", "region", "bucket_owner", "presigned")
+    __slots__ = ("headers", "query", "source_ip", "secure", "region", "bucket_owner", "presigned", "payload")
 
     def __init__(self, principal: Principal, headers: Mapping[str, str], query: Mapping[str, str],
-                 source_ip: str, secure: bool, region: str, bucket_owner: str = "", presigned: bool = False) -> None:
+                 source_ip: str, secure: bool, region: str, bucket_owner: str = "", presigned: bool = False,
+                 payload: Any = None) -> None:
         super().__init__(principal)
         self.headers = headers
         self.query = query
@@ -198,6 +202,7 @@ class S3Keys(RequestKeys):
         self.region = region
         self.bucket_owner = bucket_owner
         self.presigned = presigned
+        self.payload = payload  # the parsed configuration body (CreateBucket: s3:LocationConstraint)
 
     def value(self, key: str) -> list[str] | None:
         h = _HEADER_KEYS.get(key)
@@ -214,6 +219,9 @@ class S3Keys(RequestKeys):
             return ["true" if self.secure else "false"]
         if key == "aws:requestedregion":
             return [self.region]
+        if key == "s3:locationconstraint":
+            lc = self.payload.get("LocationConstraint") if isinstance(self.payload, dict) else None
+            return [lc] if lc else None
         if key == "s3:resourceaccount":
             return [self.bucket_owner] if self.bucket_owner else None
         if key == "s3:signatureversion":
@@ -239,3 +247,24 @@ class S3Keys(RequestKeys):
             invoked = self.principal.extra.get("invoked_by") if self.principal.extra else None
             return ["true" if invoked else "false"]
         return super().value(key)
+
+
+def bucket_policy_of(bucket: Bucket) -> tuple[Policy | None, dict[str, str] | None]:
+    """The bucket's stored policy (compiled, cached by text) and the principal ids it was bound to when saved."""
+    text = bucket.configs.get("policy")
+    if not text:
+        return None, None
+    try:
+        return compile_policy(text, RESOURCE), bucket.configs.get("policyPrincipalIds")
+    except PolicyError:
+        return None, None
+
+
+def decide_on_bucket(iam: Iam, principal: Principal, action: str, bucket: Bucket, key: str | None = None,
+                     keys: RequestKeys | None = None) -> str:
+    """Allow / Deny / ImplicitDeny for `action` on the bucket (key None) or one of its objects, as `principal`,
+    against its identity policies and the bucket policy: what the replication engine asks, acting as the role
+    session `Iam.service_session` gave it (e.g. s3:GetObjectVersionForReplication, s3:ReplicateObject)."""
+    policy, bound = bucket_policy_of(bucket)
+    resource = bucket_arn(bucket.name) if key is None else object_arn(bucket.name, key)
+    return iam.decide(principal, action, resource, keys or RequestKeys(principal), policy, bound)
