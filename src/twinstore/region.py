@@ -101,6 +101,8 @@ class Region:
                                                   root_only=False),
                                     InternalRoute("/_twinstore/replication/", self.replication.admin),
                                     InternalRoute("/_twinstore/metrics", self.replication.metrics, public=True)])
+        # batched replicas reach the audit trail as the PutObject/DeleteObject they stand for, like single ones
+        self.replication.batches.on_call = self.app.on_call
 
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""

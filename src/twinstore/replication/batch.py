@@ -13,10 +13,13 @@ each key, through the Permissions seam.
 from __future__ import annotations
 
 import json
+import random
 import struct
-from typing import Any, Iterator
+import time
+from typing import Any, Callable, Iterator
 
 from ..auth.principal import Principal
+from ..auth.request import CallRecord
 from ..protocol.errors import AWSError
 from ..s3.replica import replica_bucket, replica_plan, small_replica
 from ..s3.service import S3Service
@@ -57,9 +60,13 @@ def decode(body: bytes) -> Iterator[tuple[dict[str, Any], bytes]]:
 
 
 class BatchReceiver:
-    def __init__(self, svc: S3Service, permissions: Permissions) -> None:
+    def __init__(self, svc: S3Service, permissions: Permissions,
+                 on_call: Callable[[CallRecord], None] | None = None) -> None:
+        """`on_call`: the audit sink; each replica written is recorded as the PutObject (DeleteObject for a
+        marker) it stands for, by the role session that sent it, as the edge records single replications."""
         self.svc = svc
         self.permissions = permissions
+        self.on_call = on_call
 
     async def handle(self, method: str, path: str, query: dict[str, str], principal: Principal,
                      body: bytes) -> tuple[int, str, bytes]:
@@ -90,8 +97,23 @@ class BatchReceiver:
                     results.append({"ok": False, "code": e.code})
         await self.svc.blobs.pool.run(build)
         if versions:
-            await self.svc.store.put_replicas(versions)
+            inserted = await self.svc.store.put_replicas(versions)
+            if self.on_call is not None:
+                for v, new in zip(versions, inserted):
+                    if new:
+                        self._record(principal, bucket.name, v.key, v.vid, v.delete_marker, v.size, v.etag)
         return 200, "application/json", json.dumps({"results": results}).encode()
+
+    def _record(self, principal: Principal, bucket: str, key: str, vid: str, marker: bool, size: int,
+                etag: str) -> None:
+        assert self.on_call is not None
+        output: dict[str, Any] = {"VersionId": vid, "DeleteMarker": True} if marker else \
+            {"VersionId": vid, "ETag": f'"{etag}"'}
+        self.on_call(CallRecord(service="s3", operation="DeleteObject" if marker else "PutObject",
+                                region=self.svc.region, principal=principal,
+                                request_id="%016X" % random.getrandbits(64), time_us=time.time_ns() // 1000,
+                                status=204 if marker else 200, bucket=bucket, key=key, output=output,
+                                bytes_in=0 if marker else size))
 
 
 def _checked(desc: dict[str, Any]) -> dict[str, Any]:

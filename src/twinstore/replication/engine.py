@@ -39,7 +39,7 @@ class Replication:
         self.workers = ReplicationWorkers(svc, store, global_store, sessions, permissions, self.client, self.live)
         self.api = ReplicationApi(global_store, self.client, permissions, service_credential)
         self.backfill = Backfill(store, self.workers.wake)
-        self.batches = BatchReceiver(svc, permissions)
+        self.batches = BatchReceiver(svc, permissions)  # its `on_call` (audit sink) is set by the composition root
 
     def install(self) -> None:
         """Connects to S3: the planner hook, the wake-up after commits, the bucket configuration operations."""
