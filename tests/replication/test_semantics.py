@@ -76,8 +76,11 @@ def test_tag_changes_follow_and_replica_modifications_flow_back(east: Any, west:
     wait_for(lambda: s3w.get_object_tagging(Bucket=wb, Key="k")["TagSet"] == [{"Key": "from", "Value": "source"}],
              what="source tag change at replica")
     s3w.put_object_tagging(Bucket=wb, Key="k", Tagging={"TagSet": [{"Key": "from", "Value": "replica"}]})
+    assert status(s3w, wb, "k") in ("PENDING", "REPLICA")  # PENDING while the change syncs back
     wait_for(lambda: s3e.get_object_tagging(Bucket=eb, Key="k")["TagSet"] == [{"Key": "from", "Value": "replica"}],
              what="replica tag change back at source")
+    wait_status(s3w, wb, "k", "REPLICA")
+    assert status(s3e, eb, "k") == "COMPLETED"
     assert [vid for _, vid, *_ in versions(s3e, eb)] == [v["VersionId"]]
     assert [vid for _, vid, *_ in versions(s3w, wb)] == [v["VersionId"]]
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from ..meta.store import RegionStore
 from ..protocol.errors import AWSError
-from .rules import plan
+from .rules import is_replica, plan
 
 log = logging.getLogger("twinstore.replication")
 PAGE = 500
@@ -85,7 +85,7 @@ class Backfill:
                 now = _now_us()
                 for v in versions:
                     status = (v.extra.get("replication") or {}).get("status")
-                    replica = status == "REPLICA"
+                    replica = is_replica(v)
                     if not (status is None or (status == "FAILED" and spec["include_failed"])
                             or (replica and spec["include_replicas"])):
                         continue

@@ -18,6 +18,12 @@ PENDING = "PENDING"
 REPLICA = "REPLICA"
 
 
+def is_replica(v: ObjectVersion) -> bool:
+    """Written by replication (its status is REPLICA, or PENDING/FAILED while a metadata change syncs back)."""
+    rep = v.extra.get("replication")
+    return bool(rep) and (rep.get("status") == REPLICA or "src" in rep)
+
+
 def _matches(rule: dict[str, Any], key: str, tags: dict[str, str]) -> bool:
     prefix, want = rule_filter(rule)
     return key.startswith(prefix) and all(tags.get(k) == v for k, v in want.items())
@@ -52,10 +58,9 @@ def _rtc(rule: dict[str, Any]) -> bool:
 def plan(config: dict[str, Any] | None, v: ObjectVersion, event: str, now_us: int, source: str = "live",
          include_replicas: bool = False) -> list[OutboxItem]:
     """The outbox items for `event` on `v`; marks `v.extra["replication"]` as the version must be stored."""
-    rep = v.extra.get("replication")
     if event == "tags":
         return _plan_tags(config, v, now_us)
-    if not config or (rep and rep.get("status") == REPLICA and not include_replicas):
+    if not config or (is_replica(v) and not include_replicas):
         return []
     delete = event == "delete"
     rules = winning_rules(config, v.key, v.tags, delete_marker=delete,
@@ -75,13 +80,15 @@ def plan(config: dict[str, Any] | None, v: ObjectVersion, event: str, now_us: in
 def _plan_tags(config: dict[str, Any] | None, v: ObjectVersion, now_us: int) -> list[OutboxItem]:
     rep = v.extra.get("replication") or {}
     targets: dict[str, str] = {}
-    if rep.get("status") == REPLICA:
+    if is_replica(v):
         src = rep.get("src")
         if config and src:  # ReplicaModifications: a replica's metadata change flows back to its source
             for dest, rule in winning_rules(config, v.key, v.tags).items():
                 crit = rule.get("SourceSelectionCriteria") or {}
                 if dest == src and (crit.get("ReplicaModifications") or {}).get("Status") == "Enabled":
                     targets[dest] = rule["ID"]
+        if targets:
+            rep["status"] = PENDING  # AWS: the replica shows PENDING while its change syncs back, then REPLICA
     else:
         rule_ids = rep.get("rules") or {}
         for dest, status in (rep.get("dests") or {}).items():

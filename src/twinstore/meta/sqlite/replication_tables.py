@@ -60,10 +60,24 @@ def _set_dest_status(c: sqlite3.Connection, bucket_id: int, key: bytes, vid: str
         return
     extra = json.loads(row[0])
     rep = extra.get("replication")
-    if not rep or rep.get("status") == REPLICA:
+    if not rep or rep.get("status") == REPLICA or "src" in rep:  # a replica (sent onward by backfill) stays one
         return
     rep.setdefault("dests", {})[dest] = status
     rep["status"] = combined_status(rep["dests"])
+    c.execute("UPDATE versions SET extra=? WHERE bucket_id=? AND key=? AND vid=?",
+              (json.dumps(extra), bucket_id, key, vid))
+
+
+def _set_replica_sync(c: sqlite3.Connection, bucket_id: int, key: bytes, vid: str, ok: bool) -> None:
+    """A replica's metadata change reached its source (REPLICA again) or could not (FAILED)."""
+    row = c.execute("SELECT extra FROM versions WHERE bucket_id=? AND key=? AND vid=?", (bucket_id, key, vid)).fetchone()
+    if not row:
+        return
+    extra = json.loads(row[0])
+    rep = extra.get("replication")
+    if not rep or "src" not in rep:
+        return
+    rep["status"] = REPLICA if ok else "FAILED"
     c.execute("UPDATE versions SET extra=? WHERE bucket_id=? AND key=? AND vid=?",
               (json.dumps(extra), bucket_id, key, vid))
 
@@ -98,8 +112,10 @@ class ReplicationTables:
             elif item.source == "backfill":
                 c.execute("DELETE FROM repl_failures WHERE bucket_id=? AND key=? AND vid=? AND dest_bucket=? "
                           "AND op=?", (item.bucket_id, kb, item.vid, item.dest_bucket, item.op))
-            if item.op == "put":
+            if item.op in ("put", "delete"):
                 _set_dest_status(c, item.bucket_id, kb, item.vid, item.dest_bucket, "COMPLETED" if ok else "FAILED")
+            elif item.op == "tags":
+                _set_replica_sync(c, item.bucket_id, kb, item.vid, ok)
         await self.db.write(op)
 
     async def defer_replication(self, item: OutboxItem) -> None:
