@@ -71,8 +71,10 @@ def test_describe_log_groups_paging_and_pattern(logs: Any) -> None:
         if not token:
             break
     assert seen == names
-    hits = logs.describe_log_groups(logGroupNamePattern=prefix.split("/")[1].upper())["logGroups"]
-    assert [g["logGroupName"] for g in hits] == names  # pattern: case-insensitive substring
+    hits = logs.describe_log_groups(logGroupNamePattern=prefix.split("/")[1])["logGroups"]
+    assert [g["logGroupName"] for g in hits] == names  # pattern: case-sensitive substring
+    assert set(hits[0]) == {"logGroupName", "creationTime", "arn"}  # and only these fields
+    assert logs.describe_log_groups(logGroupNamePattern=prefix.upper())["logGroups"] == []
 
 
 def test_retention_values(logs: Any, raw_logs: Any, group: str) -> None:
@@ -167,8 +169,11 @@ def test_rejected_log_events(logs: Any, group: str) -> None:
     assert res["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 1}
     res = put(logs, group, "s", [(t - 1000, "ok 3"), (t + 3 * hour, "too new 4"), (t + 4 * hour, "too new 5")])
     assert res["rejectedLogEventsInfo"] == {"tooNewLogEventStartIndex": 1}
+    # the 24 h span counts only the valid events: a too-old one does not fail the batch
+    res = put(logs, group, "s", [(t - 20 * day, "too old"), (t - 900, "ok 4")])
+    assert res["rejectedLogEventsInfo"] == {"tooOldLogEventEndIndex": 0}
     got = logs.get_log_events(logGroupName=group, logStreamName="s", startFromHead=True)["events"]
-    assert [e["message"] for e in got] == ["ok 2", "ok 3"]
+    assert [e["message"] for e in got] == ["ok 2", "ok 3", "ok 4"]
     logs.put_retention_policy(logGroupName=group, retentionInDays=1)
     res = put(logs, group, "s", [(t - day - 10_000, "expired 0"), (t - 20_000, "ok 1")])
     assert res["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 0}

@@ -87,6 +87,7 @@ def test_lab_query_parses_to_one_field_list() -> None:
     "fields `weird-name` as w", "filter x =~ /a\\/b/", "stats count() by bin(30sec), bin(2hrs) as h",
     "filter a in [1, 'b', 2.5] and b not in []", "parse @message /(?<x>\\d+)/ | filter x > 5",
     "fields 1 / 2 as half | filter half < 1", "filter not a and not (b or c)", "fields @timestamp,\n| a,\n| b,",
+    "fields a | unmask | limit 3",
 ])
 def test_accepted_queries(query: str) -> None:
     prepare(parse_query(query))
@@ -98,7 +99,7 @@ def test_accepted_queries(query: str) -> None:
     ("filter count(*) > 1", "only valid in stats"),
     ("stats sum(sum(x))", "cannot be nested"),
     ("filter a = 1 | dedup", "expecting a field"),
-    ("fields a | unmask", "not supported"),
+    ("fields a | pattern @message", "not supported"),
     ("parse @message /(\\d+)/", "named capture groups"),
 ])
 def test_rejected_queries(query: str, message: str) -> None:

@@ -154,6 +154,9 @@ def cases(d: Data) -> list[tuple[str, list[dict[str, str]]]]:
         ("filter ispresent(`requestParameters.key`) | stats count(*) as n", [{"n": "5"}]),
         ("filter ispresent(user) | stats count(*) as n by user | stats count(*) as users", [{"users": "3"}]),
         ("filter ispresent(user) | fields user | limit 2", [{"user": "bob"}, {"user": "carol"}]),
+        ("sort @timestamp desc | filter user = 'carol' | fields user | limit 1", [{"user": "carol"}]),
+        ("sort @timestamp desc | dedup user | filter ispresent(user) | fields user | limit 2",
+         [{"user": "bob"}, {"user": "carol"}]),
         ("filter ispresent(user) | fields user, bytes | sort user asc, bytes desc",
          [{"user": "alice", "bytes": "300"}, {"user": "alice", "bytes": "100"}, {"user": "bob", "bytes": "250"},
           {"user": "bob", "bytes": "50"}, {"user": "carol"}]),
@@ -275,9 +278,40 @@ def test_status_stop_and_describe(logs: Any, data: Data) -> None:
     res = wait_query(logs, qid)
     assert res["status"] == "Complete" and rows(res) == [{"n": "7"}]
     assert set(res["statistics"]) >= {"recordsMatched", "recordsScanned", "bytesScanned"}
-    assert logs.stop_query(queryId=qid)["success"] is False  # already finished
+    with pytest.raises(ClientError) as e:  # already ended: an error, as the API documents
+        logs.stop_query(queryId=qid)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
     listed = logs.describe_queries(logGroupName=data.group)["queries"]
     mine = next(q for q in listed if q["queryId"] == qid)
     assert mine["status"] == "Complete" and mine["queryString"] == "stats count(*) as n"
     assert mine["logGroupName"] == data.group and abs(mine["createTime"] - now * 1000) < 120_000
     assert all(q["status"] == "Complete" for q in logs.describe_queries(status="Complete")["queries"])
+
+
+def test_source_command(logs: Any) -> None:
+    base = f"src/{uuid.uuid4().hex[:8]}"
+    t = int(time.time() * 1000) - 60_000
+    for i, name in enumerate((f"{base}/a", f"{base}/b", f"{base}x/c")):
+        logs.create_log_group(logGroupName=name)
+        logs.create_log_stream(logGroupName=name, logStreamName="s")
+        logs.put_log_events(logGroupName=name, logStreamName="s",
+                            logEvents=[{"timestamp": t + j, "message": json.dumps({"n": j})} for j in range(i + 1)])
+    now = int(time.time())
+    q = f"SOURCE logGroups(namePrefix: ['{base}/', 'nothing-{base}'], class: 'STANDARD') | stats count(*) as n by @log"
+    res = wait_query(logs, logs.start_query(startTime=now - 3600, endTime=now + 60,
+                                            queryString=q + " | sort @log")["queryId"])
+    assert rows(res) == [{"@log": f"123456789012:{base}/a", "n": "1"}, {"@log": f"123456789012:{base}/b", "n": "2"}]
+    with pytest.raises(ClientError) as e:  # SOURCE and a log group parameter together
+        logs.start_query(logGroupName=f"{base}/a", startTime=now - 3600, endTime=now, queryString=q)
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+    with pytest.raises(ClientError) as e:
+        logs.start_query(startTime=now - 3600, endTime=now, queryString="fields a")
+    assert e.value.response["Error"]["Code"] == "InvalidParameterException"
+    with pytest.raises(ClientError) as e:
+        logs.start_query(startTime=now - 3600, endTime=now,
+                         queryString=f"SOURCE logGroups(namePrefix: 'x{base}') | fields a")
+    assert e.value.response["Error"]["Code"] == "MalformedQueryException"
+    with pytest.raises(ClientError) as e:
+        logs.start_query(startTime=now - 3600, endTime=now,
+                         queryString=f"SOURCE logGroups(namePrefix: ['none-{base}']) | fields a")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"

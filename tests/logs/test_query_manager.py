@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+from twinstore.protocol.errors import AWSError
 from twinstore.logs.queries import WORKERS, QueryManager
 from twinstore.logs.query import parse_query
 from twinstore.logs.query.executor import QueryCancelled, execute, prepare
@@ -35,10 +36,15 @@ async def _scenario(tmp: Path) -> None:
             qm._slots.release()
         await asyncio.sleep(0.1)
         assert qm.get(qid).status == "Cancelled" and qm.get(qid).result is None
-        assert qm.stop(qid) is False
+        try:
+            qm.stop(qid)
+        except AWSError as e:
+            assert e.code == "InvalidParameterException"
+        else:
+            raise AssertionError("stopping an ended query must fail")
 
         done = await qm.start(params)
-        for _ in range(100):
+        for _ in range(1000):  # a bound on waiting, not a timing assertion
             if qm.get(done).status == "Complete":
                 break
             await asyncio.sleep(0.02)

@@ -47,6 +47,7 @@ _AUTH_CODES = {  # S3's authentication error codes -> (query, json) protocol ser
     "AuthorizationHeaderMalformed": ("IncompleteSignature", "IncompleteSignatureException"),
     "RequestTimeTooSkewed": ("RequestExpired", "InvalidSignatureException"),
     "InvalidToken": ("InvalidClientTokenId", "UnrecognizedClientException"),
+    "AccessDenied": ("AccessDenied", "AccessDeniedException"),
 }
 
 

@@ -24,6 +24,7 @@ log = logging.getLogger("twinstore.logs.queries")
 MAX_GROUPS = 50
 MAX_CONCURRENT = 30
 RETAIN_S = 7 * 86_400
+MAX_KEPT = 1000  # finished queries whose results are kept
 WORKERS = 2
 
 
@@ -62,14 +63,6 @@ class QueryManager:
         self._slots = asyncio.Semaphore(WORKERS)
 
     async def start(self, params: dict[str, Any]) -> str:
-        names: list[str] = []
-        given = [k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if params.get(k)]
-        if len(given) != 1:
-            raise invalid("Exactly one of logGroupName, logGroupNames or logGroupIdentifiers must be specified.")
-        raw = params[given[0]]
-        names = [raw] if isinstance(raw, str) else list(raw)
-        if not 1 <= len(names) <= MAX_GROUPS:
-            raise invalid(f"A query can search at most {MAX_GROUPS} log groups.")
         text = params.get("queryString") or ""
         if not text.strip():
             raise invalid("queryString must not be empty.")
@@ -87,13 +80,24 @@ class QueryManager:
         if lang != "CWLI":
             raise invalid(f"twinstore supports only queryLanguage CWLI, not {lang}")
         try:
-            plan = prepare(parse_query(text), limit)
+            query = parse_query(text)
+            plan = prepare(query, limit)
         except (QuerySyntaxError, ValueError) as e:
             raise malformed(e, text) from None
-        groups = []
-        for n in names:
-            name = self._group_name(n)
-            groups.append(await self.store.group(name))
+        given = [k for k in ("logGroupName", "logGroupNames", "logGroupIdentifiers") if params.get(k)]
+        if query.source is not None:
+            if given:
+                raise invalid("A query with SOURCE must not also specify logGroupName(s) or logGroupIdentifiers.")
+            groups = await self._source_groups(query.source.prefixes, query.source.log_group_class)
+        else:
+            if len(given) != 1:
+                raise invalid("Exactly one of logGroupName, logGroupNames or logGroupIdentifiers must be "
+                              "specified.")
+            raw = params[given[0]]
+            names = [raw] if isinstance(raw, str) else list(raw)
+            if not 1 <= len(names) <= MAX_GROUPS:
+                raise invalid(f"A query can search at most {MAX_GROUPS} log groups.")
+            groups = [await self.store.group(self._group_name(n)) for n in names]
         running = sum(1 for q in self.queries.values() if q.status in ("Scheduled", "Running"))
         if running >= MAX_CONCURRENT:
             raise AWSError("LimitExceededException", "Account maximum query concurrency limit of "
@@ -106,6 +110,22 @@ class QueryManager:
         self.queries[qid] = rec
         rec.task = asyncio.get_running_loop().create_task(self._run(rec))
         return qid
+
+    async def _source_groups(self, prefixes: list[str], cls: str | None) -> list[LogGroup]:
+        found: dict[str, LogGroup] = {}
+        for prefix in prefixes:
+            after = ""
+            while True:
+                batch = await self.store.backend.list_groups(prefix, after, 200)
+                if not batch:
+                    break
+                after = batch[-1].name
+                found.update((g.name, g) for g in batch if cls is None or g.log_group_class == cls)
+        if not found:
+            raise AWSError("ResourceNotFoundException", "No log group matches the SOURCE command.", status=400)
+        if len(found) > MAX_GROUPS:
+            raise invalid(f"SOURCE matches {len(found)} log groups; a query can search at most {MAX_GROUPS}.")
+        return [found[n] for n in sorted(found)]
 
     def _group_name(self, ident: str) -> str:
         if ident.startswith("arn:"):
@@ -149,18 +169,25 @@ class QueryManager:
         return rec
 
     def stop(self, qid: str) -> bool:
+        """Stops a scheduled or running query; one that has ended is an error (as the API documents)."""
         rec = self.get(qid)
         if rec.status not in ("Scheduled", "Running"):
-            return False
+            raise invalid(f"Query {qid} is not running (status {rec.status}).")
         rec.cancelled = True
         if rec.status == "Scheduled":
             rec.status, rec.finished_ms = "Cancelled", now_ms()
         return True
 
     def _expire(self) -> None:
+        """Forgets finished queries after RETAIN_S, and the oldest beyond MAX_KEPT (results live in memory)."""
         old = now_ms() - RETAIN_S * 1000
-        for qid in [q.query_id for q in self.queries.values() if q.finished_ms and q.finished_ms < old]:
-            del self.queries[qid]
+        done = [q for q in self.queries.values() if q.finished_ms]
+        for q in done:
+            if q.finished_ms is not None and q.finished_ms < old:
+                del self.queries[q.query_id]
+        done = [q for q in done if q.query_id in self.queries]
+        for q in sorted(done, key=lambda q: q.finished_ms or 0)[:max(0, len(done) - MAX_KEPT)]:
+            del self.queries[q.query_id]
 
     def close(self) -> None:
         for q in self.queries.values():

@@ -12,9 +12,11 @@ from typing import Any, Awaitable, Callable
 
 from ..auth.request import ApiRequest
 from ..protocol.errors import AWSError
+from .flatten import discover
 from .model import LogGroup, LogStream
 from .patterns import compile_pattern
 from .queries import QueryManager
+from .query.values import format_ms, render
 from .sqlite_backend import decode_ptr
 from .store import LogStore, check_group_name, group_not_found, invalid, now_ms
 
@@ -86,6 +88,26 @@ class LogsService:
             "UntagLogGroup": self.untag_log_group, "ListTagsLogGroup": self.list_tags_log_group,
         }
 
+    _STREAM_OPS = frozenset({"CreateLogStream", "DeleteLogStream", "PutLogEvents", "GetLogEvents"})
+
+    def resource_arn(self, req: ApiRequest) -> str:
+        """What IAM authorizes the call on: the log stream for stream-level calls (the lab's CloudTrail role may
+        `logs:PutLogEvents` on `…:log-group:NAME:log-stream:*`), else the log group, else `*`."""
+        p = req.params
+        if p.get("resourceArn"):
+            return str(p["resourceArn"]).removesuffix(":*")
+        group = p.get("logGroupName") or p.get("logGroupIdentifier")
+        names = p.get("logGroupNames") or p.get("logGroupIdentifiers") or []
+        if not group and len(names) == 1:
+            group = names[0]
+        if not group:
+            return "*"
+        group = str(group)
+        base = group.removesuffix(":*") if group.startswith("arn:") else self.store.arn(group, star=False)
+        if req.operation in self._STREAM_OPS and p.get("logStreamName"):
+            return f"{base}:log-stream:{p['logStreamName']}"
+        return base
+
     async def call(self, req: ApiRequest) -> dict[str, Any]:
         op = self._ops.get(req.operation)
         if op is None:
@@ -97,7 +119,9 @@ class LogsService:
         self.queries.close()
 
     # ---- groups -------------------------------------------------------------------------------------------
-    def _group_out(self, g: LogGroup) -> dict[str, Any]:
+    def _group_out(self, g: LogGroup, brief: bool = False) -> dict[str, Any]:
+        if brief:  # with logGroupNamePattern AWS answers only these
+            return {"logGroupName": g.name, "creationTime": g.created_ms, "arn": self.store.arn(g.name)}
         out: dict[str, Any] = {"logGroupName": g.name, "creationTime": g.created_ms, "metricFilterCount": 0,
                                "arn": self.store.arn(g.name), "logGroupArn": self.store.arn(g.name, star=False),
                                "storedBytes": g.stored_bytes, "logGroupClass": g.log_group_class,
@@ -120,7 +144,7 @@ class LogsService:
     async def describe_log_groups(self, p: dict[str, Any]) -> dict[str, Any]:
         limit = _limit(p, "limit", 50, 50)
         prefix = p.get("logGroupNamePrefix") or ""
-        pattern = (p.get("logGroupNamePattern") or "").lower()
+        pattern = p.get("logGroupNamePattern") or ""  # case-sensitive substring
         if prefix and pattern:
             raise invalid("LogGroupNamePrefix and LogGroupNamePattern are mutually exclusive parameters.")
         idents = p.get("logGroupIdentifiers")
@@ -134,14 +158,14 @@ class LogsService:
                 break
             after = batch[-1].name
             for g in batch:
-                if pattern and pattern not in g.name.lower():
+                if pattern and pattern not in g.name:
                     continue
                 if idents and g.name not in idents and self.store.arn(g.name, star=False) not in idents:
                     continue
                 if p.get("logGroupClass") and g.log_group_class != p["logGroupClass"]:
                     continue
                 found.append(g)
-        out: dict[str, Any] = {"logGroups": [self._group_out(g) for g in found[:limit]]}
+        out: dict[str, Any] = {"logGroups": [self._group_out(g, brief=bool(pattern)) for g in found[:limit]]}
         if len(found) > limit:
             out["nextToken"] = _page_token(found[limit - 1].name)
         return out
@@ -340,8 +364,6 @@ class LogsService:
         if found is None:
             raise AWSError("ResourceNotFoundException", "The specified log record does not exist.", status=400)
         g, e = found
-        from .flatten import discover
-        from .query.values import format_ms, render
         record: dict[str, str] = {"@timestamp": format_ms(e.timestamp), "@message": e.message,
                                   "@logStream": e.stream, "@log": f"{self.store.account_id}:{g.name}",
                                   "@ingestionTime": format_ms(e.ingestion_time)}

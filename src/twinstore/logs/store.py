@@ -12,7 +12,6 @@ import re
 import time
 from dataclasses import dataclass
 
-
 from ..protocol.errors import AWSError
 from .backend import LogBackend
 from .model import (
@@ -139,8 +138,6 @@ class LogStore:
             prev = ts
         if size > MAX_BATCH_BYTES:
             raise invalid(f"Upload too large: {size} bytes exceeds limit of {MAX_BATCH_BYTES}")
-        if events[-1][0] - events[0][0] > MAX_BATCH_SPAN_MS:
-            raise invalid("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
         g = await self.group(group)
         now = now_ms()
         rej = Rejected()
@@ -155,10 +152,13 @@ class LogStore:
                 rej.too_new_start = i
         if rej.too_old_end is not None:
             lo = rej.too_old_end + 1
-        if rej.expired_end is not None:
-            lo = max(lo, rej.expired_end + 1)
         if rej.too_new_start is not None:
             hi = rej.too_new_start
+        # the 24-hour span applies to the valid events (within 14 days past to 2 hours ahead)
+        if lo < hi and events[hi - 1][0] - events[lo][0] > MAX_BATCH_SPAN_MS:
+            raise invalid("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
+        if rej.expired_end is not None:
+            lo = max(lo, rej.expired_end + 1)
         accepted = events[lo:hi]
         if accepted:
             await self._append(g, stream, accepted, create_stream=False)

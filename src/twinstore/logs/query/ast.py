@@ -69,6 +69,8 @@ class Item:
     """An expression and the name of its output column (alias, field name, or source text)."""
     expr: Expr
     name: str
+    start: int = 0  # character span of the expression in the query
+    end: int = 0
 
 
 @dataclass(slots=True)
@@ -124,9 +126,18 @@ Command = Union[Fields, Display, Filter, Stats, Sort, Limit, Parse, Dedup]
 
 
 @dataclass(slots=True)
+class Source:
+    """`SOURCE logGroups(namePrefix: [...], class: '...')`: the log groups to query, instead of StartQuery's
+    logGroupName(s)."""
+    prefixes: list[str]
+    log_group_class: str | None = None
+
+
+@dataclass(slots=True)
 class Query:
     commands: list[Command] = field(default_factory=list)
     text: str = ""
+    source: Source | None = None
 
 
 AGGREGATES = {"count", "count_distinct", "sum", "avg", "min", "max", "pct", "stddev", "earliest", "latest",

@@ -136,7 +136,7 @@ class Plan:
             if isinstance(c, A.Limit):
                 k = min(k, c.n)
                 break
-            if isinstance(c, (A.Dedup, A.Sort)):
+            if isinstance(c, (A.Dedup, A.Sort, A.Filter, A.Stats)):  # may drop rows: k are not enough
                 return None
         return k, desc
 

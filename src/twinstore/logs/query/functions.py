@@ -11,12 +11,12 @@ from typing import Any, Callable
 from . import ast as A
 from .values import Timestamp, num, text
 
-_FIXED_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
+FIXED_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 
 
 def period_floor(ms: int, d: A.Duration) -> int:
-    if d.unit in _FIXED_MS:
-        step = int(d.amount * _FIXED_MS[d.unit]) or 1
+    if d.unit in FIXED_MS:
+        step = int(d.amount * FIXED_MS[d.unit]) or 1
         return ms - ms % step
     months = int(d.amount) * {"mo": 1, "q": 3, "y": 12}[d.unit] or 1
     t = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
@@ -29,8 +29,8 @@ def period_ceil(ms: int, d: A.Duration) -> int:
     f = period_floor(ms, d)
     if f == ms:
         return ms
-    if d.unit in _FIXED_MS:
-        return f + (int(d.amount * _FIXED_MS[d.unit]) or 1)
+    if d.unit in FIXED_MS:
+        return f + (int(d.amount * FIXED_MS[d.unit]) or 1)
     months = int(d.amount) * {"mo": 1, "q": 3, "y": 12}[d.unit] or 1
     t = _dt.datetime.fromtimestamp(f / 1000, tz=_dt.timezone.utc)
     idx = t.year * 12 + t.month - 1 + months

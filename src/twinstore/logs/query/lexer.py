@@ -66,8 +66,8 @@ def tokenize(src: str) -> list[Token]:
         elif c == ",":
             toks.append(Token("COMMA", ",", i, i + 1, ","))
             i += 1
-        elif c in "()[]":
-            kind = {"(": "LPAREN", ")": "RPAREN", "[": "LBRACKET", "]": "RBRACKET"}[c]
+        elif c in "()[]:":
+            kind = {"(": "LPAREN", ")": "RPAREN", "[": "LBRACKET", "]": "RBRACKET", ":": "COLON"}[c]
             toks.append(Token(kind, c, i, i + 1, c))
             i += 1
         elif c in "'\"":

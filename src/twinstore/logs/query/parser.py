@@ -11,10 +11,12 @@ import re
 
 from . import ast as A
 from .errors import QuerySyntaxError
+from .functions import KNOWN_FUNCTIONS, arity
 from .lexer import Token, tokenize
 
-COMMANDS = {"fields", "display", "filter", "stats", "sort", "limit", "parse", "dedup"}
-UNSUPPORTED = {"pattern", "diff", "unmask", "filterindex", "source", "anomaly", "unnest", "lookup", "join"}
+COMMANDS = {"fields", "display", "filter", "stats", "sort", "limit", "parse", "dedup", "unmask"}
+UNSUPPORTED = {"pattern", "diff", "filterindex", "anomaly", "unnest", "lookup", "join"}
+MAX_SOURCE_PREFIXES = 5
 MAX_QUERY_LENGTH = 10_000
 
 _UNITS = {}
@@ -80,6 +82,14 @@ class Parser:
             self.next()
         if self.tok.kind == "EOF":
             raise self.error("empty query")
+        if self.is_kw("source"):
+            q.source = self.source()
+            if self.tok.kind == "EOF":
+                raise self.error("a query needs a command after SOURCE")
+            if self.tok.kind != "PIPE":
+                raise self.unexpected("'|'")
+            while self.tok.kind == "PIPE":
+                self.next()
         while True:
             q.commands.append(self.command(q))
             if self.tok.kind == "EOF":
@@ -106,6 +116,8 @@ class Parser:
                 return A.Fields([])
             raise self.unexpected("a command (fields, filter, stats, sort, limit, parse, display, dedup)")
         self.next()
+        if word == "unmask":  # nothing is masked here (no data protection policies): a no-op
+            return A.Fields([])
         if word == "fields":
             return A.Fields(self.items())
         if word == "display":
@@ -125,18 +137,52 @@ class Parser:
             return self.parse_cmd()
         return A.Dedup([it.name for it in self.items(allow_alias=False)])
 
+    def source(self) -> A.Source:
+        """SOURCE logGroups(namePrefix: ['a', 'b'], class: 'STANDARD')"""
+        self.next()
+        if not self.is_kw("loggroups"):
+            raise self.unexpected("logGroups(...)")
+        self.next()
+        self.expect("LPAREN", "'('")
+        prefixes: list[str] = []
+        cls: str | None = None
+        while self.tok.kind != "RPAREN":
+            key = self.tok
+            if key.kind != "IDENT" or key.text.lower() not in ("nameprefix", "class", "accountidentifier"):
+                raise self.unexpected("namePrefix, class or accountIdentifier")
+            self.next()
+            self.expect("COLON", "':'")
+            if key.text.lower() == "class":
+                cls = str(self.expect("STRING", "a log group class string").value)
+            else:
+                values = self.primary()
+                if not (isinstance(values, A.ListLit) and all(isinstance(v, A.Lit) and isinstance(v.value, str)
+                                                              for v in values.items)):
+                    raise self.error(f"{key.text} takes a list of strings", key)
+                if key.text.lower() == "nameprefix":
+                    prefixes += [str(v.value) for v in values.items if isinstance(v, A.Lit)]
+            if self.tok.kind == "COMMA":
+                self.next()
+            elif self.tok.kind != "RPAREN":
+                raise self.unexpected("',' or ')'")
+        self.next()
+        if not 1 <= len(prefixes) <= MAX_SOURCE_PREFIXES:
+            raise self.error(f"SOURCE needs 1 to {MAX_SOURCE_PREFIXES} namePrefix values")
+        return A.Source(prefixes, cls)
+
     def items(self, allow_alias: bool = True) -> list[A.Item]:
         out = []
         while True:
             start = self.tok.start
             e = self.expr()
-            name = self.text[start:self.toks[self.i - 1].end].strip()
+            end = self.toks[self.i - 1].end
+            name = self.text[start:end].strip()
             if isinstance(e, A.Field):
                 name = e.name
             if allow_alias and self.is_kw("as"):
                 self.next()
                 name = self.name()
-            out.append(A.Item(e, name))
+            out.append(A.Item(e, name, start, end - 1))
             if self.tok.kind != "COMMA":
                 return out
             self.next()
@@ -157,17 +203,14 @@ class Parser:
         items = self.items()
         for it in items:
             if not A.has_aggregate(it.expr):
-                raise QuerySyntaxError(f"stats expression '{it.name}' must use an aggregation function",
-                                       *self._span_of(it), self.text)
+                raise QuerySyntaxError(f"stats expression '{self.text[it.start:it.end + 1]}' must use an aggregation "
+                                       "function",
+                                       it.start, it.end, self.text)
         by: list[A.Item] = []
         if self.is_kw("by"):
             self.next()
             by = self.items()
         return A.Stats(items, by)
-
-    def _span_of(self, it: A.Item) -> tuple[int, int]:
-        idx = self.text.find(it.name)
-        return (idx, idx + len(it.name) - 1) if idx >= 0 else (0, 0)
 
     def sort(self) -> A.Sort:
         keys = []
@@ -350,7 +393,6 @@ class Parser:
         raise self.unexpected("a field, value or function")
 
     def call(self, name_tok: Token) -> A.Call:
-        from .functions import KNOWN_FUNCTIONS
         name = name_tok.text.lower()
         if name not in KNOWN_FUNCTIONS and name not in A.AGGREGATES:
             raise self.error(f"unknown function '{name_tok.text}'", name_tok)
@@ -368,7 +410,6 @@ class Parser:
             elif self.tok.kind != "RPAREN":
                 raise self.unexpected("',' or ')'")
         end = self.next().end
-        from .functions import arity
         lo, hi = arity(name)
         if not lo <= len(args) <= hi:
             raise QuerySyntaxError(f"function '{name_tok.text}' takes {lo if lo == hi else f'{lo} to {hi}'} "

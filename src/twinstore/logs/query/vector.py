@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from . import ast as A
 from .compile import compile_expr
-from .functions import _FIXED_MS
+from .functions import FIXED_MS
 from .values import compare, equal, text, truthy
 
 Cols = dict[str, list[Any]]
@@ -98,7 +98,7 @@ def vkey(e: A.Expr) -> tuple[Vec, bool] | None:
         assert f is not None
         return f, False
     if isinstance(e, A.Call) and e.name == "bin" and isinstance(e.args[0], A.Duration) and \
-            e.args[0].unit in _FIXED_MS:
-        step = int(e.args[0].amount * _FIXED_MS[e.args[0].unit]) or 1
+            e.args[0].unit in FIXED_MS:
+        step = int(e.args[0].amount * FIXED_MS[e.args[0].unit]) or 1
         return (lambda cols, n: [t - t % step for t in cols["@timestamp"]]), True
     return None
