@@ -27,7 +27,7 @@ from .auth.principal import Principal
 from .auth.request import ApiService
 from .blob.files import BlobStore
 from .crypto.keyring import MasterKeyring
-from .edge.app import TwinstoreApp
+from .edge.app import InternalRoute, TwinstoreApp
 from .edge.proxy import RegionProxy
 from .iam.authority import Iam
 from .iam.service import IamService
@@ -43,6 +43,8 @@ from .meta.sqlite.audit_store import SqliteAuditStore
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
 from .protocol.errors import AWSError
+from .replication.engine import Replication
+from .replication.sessions import IamPermissions, ServiceRoleSessions
 from .s3.service import S3Service
 from .s3.sse import SSEConfig
 
@@ -96,12 +98,24 @@ class Region:
         self.auditor = Auditor(cfg.name, self.root.account_id, self.audit_store, self.s3, logs=self.log_store,
                                delivery_seconds=cfg.audit_delivery_seconds, policy_check=iam_checker(self.iam),
                                role_check=iam_role_check(self.iam, cfg.name, self.root.account_id))
+        # replication signs as sessions of the rule's role assumed by s3.amazonaws.com, evaluated by IAM
+        self.replication = Replication(self.s3, self.store, self.global_store,
+                                       ServiceRoleSessions(self.iam.service_session), IamPermissions(self.iam),
+                                       self.root.credential)
+        self.replication.install()
         self.s3.principal_ids = self.iam.principal_ids
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
         self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root, self.iam.lookup), lambda: self._regions,
                                 self.proxy, on_startup=self.start, on_shutdown=self.stop,
-                                services=self.api_services(), iam=self.iam, on_call=self.auditor.on_call)
+                                services=self.api_services(), iam=self.iam, on_call=self.auditor.on_call,
+                                internal_routes=[
+                                    InternalRoute("/_twinstore/replication/batch", self.replication.batches.handle,
+                                                  root_only=False),
+                                    InternalRoute("/_twinstore/replication/", self.replication.admin),
+                                    InternalRoute("/_twinstore/metrics", self.replication.metrics, public=True)])
+        # batched replicas reach the audit trail as the PutObject/DeleteObject they stand for, like single ones
+        self.replication.batches.on_call = self.app.on_call
 
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
@@ -135,6 +149,7 @@ class Region:
         self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_regions())
         self.log_store.start()
         await self.auditor.start()
+        await self.replication.start()
 
     async def reconcile_namespace(self) -> None:
         """Finishes or undoes bucket creations/deletions a crash interrupted between the two stores."""
@@ -157,6 +172,7 @@ class Region:
     async def stop(self) -> None:
         if self._refresh_task:
             self._refresh_task.cancel()
+        await self.replication.stop()
         await self.auditor.stop()
         await self.audit_store.close()
         await self.proxy.close()

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import random
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import unquote, unquote_plus
 
@@ -28,10 +29,11 @@ from ..protocol.routing import consumed_query, route, subresources
 from ..protocol.rpc import signing_names
 from ..protocol.timefmt import now_us
 from ..protocol.xml_out import ResponseSerializer
-from ..s3 import buckets, listing, multipart, objects, read  # noqa: F401  (registers handlers)
+from ..s3 import buckets, listing, multipart, objects, read, replica  # noqa: F401  (registers handlers)
 from ..s3.checksums import new_checksum
 from ..s3.http import S3Request, S3Response
 from ..s3.ingest import content_md5
+from ..s3.replica import replication_operation
 from ..s3.service import HANDLERS, S3Service
 from .authz import Authorizer
 from .body import RequestBody
@@ -49,6 +51,20 @@ ANONYMOUS = Principal(account_id="", arn="*", type="Anonymous")
 _CHECKSUM_HEADERS = ("x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme",
                      "x-amz-checksum-sha1", "x-amz-checksum-sha256")
 _STREAMED_OPS = {"PutObject", "UploadPart"}
+_CHECKSUM_REQUIRED = {"DeleteObjects", "PutBucketReplication"}
+# Internal endpoints under /_twinstore/ registered by the composition root (e.g. replication's admin API):
+# handler(method, path, query, principal, body) -> (status, content type, body). `public` ones skip SigV4;
+# `root_only` ones refuse any principal but the account root (others check permissions themselves).
+InternalHandler = Callable[[str, str, dict[str, str], Principal, bytes], Awaitable[tuple[int, str, bytes]]]
+MAX_INTERNAL_BODY = 16 << 20
+
+
+@dataclass
+class InternalRoute:
+    prefix: str
+    handler: InternalHandler
+    public: bool = False
+    root_only: bool = True
 
 
 class _Compiled:
@@ -81,10 +97,12 @@ class TwinstoreApp:
                  proxy: RegionProxy | None = None, on_startup: Callable[[], Awaitable[None]] | None = None,
                  on_shutdown: Callable[[], Awaitable[None]] | None = None,
                  services: Mapping[str, ApiService] | None = None, on_call: CallSink | None = None,
-                 iam: Iam | None = None) -> None:
+                 iam: Iam | None = None, internal_routes: list[InternalRoute] | None = None) -> None:
         """`services`: botocore service name -> implementation, for the non-S3 services this region serves;
-        `on_call`: the audit sink, told about every finished request (must only enqueue)."""
+        `on_call`: the audit sink, told about every finished request (must only enqueue);
+        `internal_routes`: extra endpoints under /_twinstore/ (e.g. replication's admin API and metrics)."""
         self.s3 = s3
+        self.internal_routes = internal_routes or []
         self.iam = iam
         self.authz = Authorizer(iam, s3) if iam is not None else None
         self.services: dict[str, ApiService] = dict(services or {})
@@ -145,6 +163,10 @@ class TwinstoreApp:
         request_id = _request_id()
         started_us = now_us() if self.on_call is not None else 0
         if path.startswith("/_twinstore/"):
+            for r in self.internal_routes:
+                if path.partition("?")[0].startswith(r.prefix):
+                    await self.internal_route(r, path, method, raw_query, headers, receive, send, request_id)
+                    return
             await self.internal(path, method, send, request_id)
             return
         auth = headers.get("authorization")
@@ -186,12 +208,13 @@ class TwinstoreApp:
                 payload = compiled.parser.parse_payload(raw)
             source_ip = (scope.get("client") or ("", 0))[0]
             secure = scope.get("scheme") == "https"
-            check = await self.authorize(principal, operation, bucket, key, params, headers, query, payload,
+            handler_op = replication_operation(operation, headers)  # s3:ReplicateObject & co (s3/replica.py)
+            check = await self.authorize(principal, handler_op, bucket, key, params, headers, query, payload,
                                          source_ip, secure, bool(signed and signed.presigned))
-            req = S3Request(operation, bucket, key, params, headers, query, body, principal, request_id,
+            req = S3Request(handler_op, bucket, key, params, headers, query, body, principal, request_id,
                             payload=payload, source_ip=source_ip, secure=secure, authorize=check)
             try:
-                resp = await HANDLERS[operation](self.s3, req)
+                resp = await HANDLERS[handler_op](self.s3, req)
             except AWSError as missing:
                 if missing.code != "NoSuchKey" or self.authz is None:
                     raise
@@ -344,6 +367,32 @@ class TwinstoreApp:
         await send({"type": "http.response.start", "status": err.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    async def internal_route(self, r: InternalRoute, path: str, method: str, raw_query: str,
+                             headers: dict[str, str], receive: Receive, send: Send, request_id: str) -> None:
+        query = _parse_query(raw_query)
+        req_body = RequestBody.unread(receive, headers)
+        try:
+            principal = ANONYMOUS
+            signed = None
+            if not r.public:
+                if self.iam is not None:
+                    await self.iam.refresh()
+                signed = self.authenticate(method, path, raw_query, headers, query)
+                if signed is None or (r.root_only and not signed.credential.principal.is_root):
+                    raise AWSError("AccessDenied")
+                principal = signed.credential.principal
+            req_body = RequestBody(receive, headers, signed)
+            raw = await req_body.read_all(MAX_INTERNAL_BODY) if method in ("POST", "PUT") else b""
+            status, ctype, body = await r.handler(method, path.partition("?")[0], query, principal, raw)
+        except AWSError as err:
+            await req_body.drain()
+            status, ctype = err.status, "application/json"
+            body = json.dumps({"error": err.code, "message": err.message}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": _base_headers(request_id) + [(b"content-type", ctype.encode()),
+                                                            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
+
     async def internal(self, path: str, method: str, send: Send, request_id: str) -> None:
         if path == "/_twinstore/health" and method in ("GET", "HEAD"):
             status = 200 if self.ready else 503
@@ -416,5 +465,5 @@ def _verify_small_body(operation: str, headers: dict[str, str], raw: bytes) -> N
             if c.b64digest() != v:
                 raise AWSError("BadDigest", f"The {h[len('x-amz-checksum-'):].upper()} you specified did not "
                                             f"match the calculated checksum.")
-    if operation == "DeleteObjects" and md5 is None and not present:
+    if operation in _CHECKSUM_REQUIRED and md5 is None and not present:
         raise AWSError("InvalidRequest", "Missing required header for this request: Content-Md5")
