@@ -112,6 +112,8 @@ async def run_unit(tr: TargetRun, name: str, size: int | None) -> Result | None:
     """Dispatch one measurement unit."""
     if name == "put-small":
         return await tr.put_small()
+    if name == "put-small-trail":
+        return await tr.put_small_trail()
     if name == "put-small-iam":
         return await tr.put_small_iam()
     if name == "get-small":
@@ -137,7 +139,7 @@ def _progress(r: Result) -> None:
 
 async def cleanup_target(tr: TargetRun) -> None:
     """Delete every object version in the bench buckets, then the buckets."""
-    for bucket in (tr.bucket, tr.list_bucket):
+    for bucket in (tr.bucket, tr.list_bucket, *(f"{tr.trail_bucket}-{i + 1}" for i in range(tr._trails))):
         try:
             versions = await tr.client.list_versions(bucket)
         except Exception:  # noqa: BLE001 - bucket may not exist

@@ -15,7 +15,7 @@ from typing import Any
 from .client import S3Client, is_truncated, key_count
 from .servers import Server
 
-SMALL_SCENARIOS = ("put-small", "put-small-iam", "get-small", "head-small", "list")
+SMALL_SCENARIOS = ("put-small", "put-small-trail", "put-small-iam", "get-small", "head-small", "list")
 LARGE_SCENARIOS = ("put-large", "get-large", "range-large")
 RANGE_SIZE = 1024
 ALL_SCENARIOS = SMALL_SCENARIOS + LARGE_SCENARIOS
@@ -190,6 +190,8 @@ class TargetRun:
                                concurrency=max(cfg.concurrency, cfg.list_concurrency))
         self.bucket = f"bench-{run_id}"
         self.list_bucket = f"bench-{run_id}-list"
+        self.trail_bucket = f"bench-{run_id}-trail"
+        self._trails = 0
         self.small_keys: list[str] = []
         self.iam_client: S3Client | None = None
         self.large_done: set[int] = set()
@@ -263,6 +265,53 @@ class TargetRun:
         r = await self._measure("put-small", "ops/s", c.concurrency, op, c.duration, c.max_ops)
         self.small_keys = written
         return r
+
+    async def put_small_trail(self) -> Result:
+        """put-small while a CloudTrail trail selects this bucket's write data events (the lab's selector) and
+        delivers them to a logging bucket; compare with put-small of the same run."""
+        c = self.cfg
+        self._trails += 1
+        name = await asyncio.to_thread(self._create_trail, f"{self.trail_bucket}-{self._trails}")
+        try:
+            await run_load(lambda i: self._put_small(f"warm-trail/{i:06d}", i), c.concurrency, 10,
+                           2 * c.concurrency)
+
+            async def op(i: int) -> int:
+                return await self._put_small(f"trail/{i:08d}", i)
+
+            r = await self._measure("put-small-trail", "ops/s", c.concurrency, op, c.duration, c.max_ops)
+        finally:
+            await asyncio.to_thread(self._delete_trail, name)
+        return r
+
+    def _boto(self, service: str) -> Any:
+        import boto3  # setup only: the measured path uses the lean client
+        srv = self.server
+        return boto3.client(service, endpoint_url=srv.endpoint, region_name=srv.region,
+                            aws_access_key_id=srv.access_key, aws_secret_access_key=srv.secret_key)
+
+    def _create_trail(self, b: str) -> str:
+        import json
+        s3, ct = self._boto("s3"), self._boto("cloudtrail")
+        s3.create_bucket(Bucket=b, CreateBucketConfiguration={"LocationConstraint": self.server.region})
+        s3.put_bucket_policy(Bucket=b, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:GetBucketAcl",
+             "Resource": f"arn:aws:s3:::{b}"},
+            {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+             "Resource": f"arn:aws:s3:::{b}/AWSLogs/*",
+             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}]}))
+        name = b + "-t"
+        ct.create_trail(Name=name, S3BucketName=b)
+        ct.put_event_selectors(TrailName=name, EventSelectors=[{
+            "ReadWriteType": "WriteOnly", "IncludeManagementEvents": False,
+            "DataResources": [{"Type": "AWS::S3::Object", "Values": [f"arn:aws:s3:::{self.bucket}/"]}]}])
+        ct.start_logging(Name=name)
+        return name
+
+    def _delete_trail(self, name: str) -> None:
+        ct = self._boto("cloudtrail")
+        ct.stop_logging(Name=name)
+        ct.delete_trail(Name=name)
 
     async def _put_small(self, key: str, i: int) -> int:
         await self.client.put(self.bucket, key, self._body(i))

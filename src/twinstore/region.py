@@ -7,6 +7,7 @@ Deployment data directory layout (one per deployment, shared by its regions on o
     sts-secret.key              the key STS session tokens are signed with (0600)
     regions/<name>/meta.db      this region's metadata
     regions/<name>/logs.db      this region's CloudWatch Logs (log groups, streams, events)
+    regions/<name>/audit.db     this region's trails, audit records awaiting delivery, event history
     regions/<name>/blobs/       this region's object data
     regions/<name>/keys/        master keyring (0600), KMS keys
 """
@@ -18,13 +19,16 @@ import logging
 import os
 from dataclasses import dataclass
 
+from .audit.api import CloudTrailService
+from .audit.auditor import Auditor
+from .audit.iamcheck import iam_checker, iam_role_check
 from .auth.credentials import CredentialDirectory, load_root_account
+from .auth.principal import Principal
 from .auth.request import ApiService
 from .blob.files import BlobStore
 from .crypto.keyring import MasterKeyring
-from .edge.app import TwinstoreApp
+from .edge.app import InternalRoute, TwinstoreApp
 from .edge.proxy import RegionProxy
-from .auth.principal import Principal
 from .iam.authority import Iam, RequestKeys
 from .iam.evaluate import ALLOW
 from .iam.service import IamService
@@ -36,8 +40,12 @@ from .logs.sqlite_backend import SqliteLogBackend
 from .logs.store import LogStore
 from .kms.keys import KeyStore
 from .kms.service import KmsService
+from .meta.sqlite.audit_store import SqliteAuditStore
 from .meta.sqlite.global_store import SqliteGlobalStore
 from .meta.sqlite.region_store import SqliteRegionStore
+from .protocol.errors import AWSError
+from .replication.engine import Replication
+from .replication.sessions import IamPermissions, ServiceRoleSessions
 from .s3.service import S3Service
 from .stacks.clients import ClientFactory
 from .stacks.engine import StackEngine
@@ -59,6 +67,8 @@ class RegionConfig:
     encrypt_at_rest: bool = True  # False only for benchmarks
     master_key_file: str | None = None
     sse_c_over_http: str = "loopback"  # never | loopback | always
+    # audit records reach trail destinations this long after the call (AWS: about 5 minutes)
+    audit_delivery_seconds: float = float(os.environ.get("TWINSTORE_AUDIT_DELIVERY_SECONDS", "1.0"))
 
     @property
     def region_dir(self) -> str:
@@ -94,17 +104,35 @@ class Region:
         self.stacks = StackEngine(cfg.name, self.root.account_id, self.stack_store, self.clients)
         self.iam = Iam(SqliteIamStore(os.path.join(cfg.data_dir, "iam.db")), self.root.account_id,
                        TokenCodec(load_secret(cfg.data_dir)))
+        self.audit_store = SqliteAuditStore(os.path.join(cfg.region_dir, "audit.db"))
+        self.auditor = Auditor(cfg.name, self.root.account_id, self.audit_store, self.s3, logs=self.log_store,
+                               delivery_seconds=cfg.audit_delivery_seconds, policy_check=iam_checker(self.iam),
+                               role_check=iam_role_check(self.iam, cfg.name, self.root.account_id))
+        # replication signs as sessions of the rule's role assumed by s3.amazonaws.com, evaluated by IAM
+        self.replication = Replication(self.s3, self.store, self.global_store,
+                                       ServiceRoleSessions(self.iam.service_session), IamPermissions(self.iam),
+                                       self.root.credential)
+        self.replication.install()
         self.s3.principal_ids = self.iam.principal_ids
         self._regions: set[str] = {cfg.name}
         self._refresh_task: asyncio.Task[None] | None = None
         self.app = TwinstoreApp(self.s3, CredentialDirectory(self.root, self.iam.lookup), lambda: self._regions,
                                 self.proxy, on_startup=self.start, on_shutdown=self.stop,
-                                services=self.api_services(), iam=self.iam)
+                                services=self.api_services(), iam=self.iam, on_call=self.auditor.on_call,
+                                internal_routes=[
+                                    InternalRoute("/_twinstore/replication/batch", self.replication.batches.handle,
+                                                  root_only=False),
+                                    InternalRoute("/_twinstore/replication/", self.replication.admin),
+                                    InternalRoute("/_twinstore/metrics", self.replication.metrics, public=True)])
+        # batched replicas reach the audit trail as the PutObject/DeleteObject they stand for, like single ones
+        self.replication.batches.on_call = self.app.on_call
 
     def api_services(self) -> dict[str, ApiService]:
         """The non-S3 services this region serves (IAM, STS, KMS, Logs, CloudTrail, CloudFormation)."""
         services: dict[str, ApiService] = {"iam": IamService(self.iam), "sts": StsService(self.iam),
-                                           "logs": self.logs, "kms": self.kms}
+                                           "logs": self.logs, "kms": self.kms,
+                                           "cloudtrail": CloudTrailService(self.auditor, self._log_group_exists,
+                                                                           self._pass_role)}
         services["cloudformation"] = CloudFormationService(
             self.cfg.name, self.root.account_id, self.stack_store, self.stacks,
             lambda bucket, key: to_thread_fetch(lambda: self.clients.client("s3", self.cfg.name), bucket, key),
@@ -121,6 +149,16 @@ class Region:
         return self.iam.decide(principal, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", RequestKeys(principal),
                                policy, bound) == ALLOW
 
+    def _pass_role(self, principal: Principal, role_arn: str, source_ip: str) -> None:
+        self.iam.pass_role(principal, role_arn, "cloudtrail.amazonaws.com", source_ip)
+
+    async def _log_group_exists(self, name: str) -> bool:
+        try:
+            await self.log_store.group(name)
+        except AWSError:
+            return False
+        return True
+
     async def start(self) -> None:
         missing = await self.store.master_key_ids() - set(self.keyring.keys)
         if missing:  # never serve (or write) with a keyring that cannot open existing data
@@ -134,6 +172,8 @@ class Region:
         self._regions = set(await self.global_store.region_endpoints())
         self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_regions())
         self.log_store.start()
+        await self.auditor.start()
+        await self.replication.start()
         await self.stacks.start(self._serving)
 
     async def reconcile_namespace(self) -> None:
@@ -170,6 +210,9 @@ class Region:
             self._refresh_task.cancel()
         await self.stacks.stop()
         self.stack_store.close()
+        await self.replication.stop()
+        await self.auditor.stop()
+        await self.audit_store.close()
         await self.proxy.close()
         self.logs.close()
         await self.log_store.close()

@@ -58,6 +58,9 @@ class CallRecord:
     bytes_in: int = 0
     bytes_out: int = 0
     presigned: bool = False
+    method: str = ""             # HTTP method and request URI (path and query, as sent): S3 access logs
+    uri: str = ""
+    duration_us: int = 0         # from the request's arrival to its response
 
 
 CallSink = Callable[[CallRecord], None]

@@ -96,7 +96,9 @@ def keys_rotate(data_dir: str, region_name: str, master_key_file: str | None) ->
 
 def _register_subgroups() -> None:
     from .logs import logs
+    from .replication import replication
     main.add_command(logs)
+    main.add_command(replication)
 
 
 _register_subgroups()

@@ -8,11 +8,11 @@ Errors anywhere become AWS error bodies (no body on HEAD) with x-amz-request-id 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
 import random
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import unquote, unquote_plus
 
@@ -22,16 +22,18 @@ from ..auth.principal import Principal
 from ..auth.request import ApiRequest, ApiService, CallRecord, CallSink
 from ..iam.authority import Iam
 from ..protocol.errors import AWSError, error_xml
+from ..protocol.hostid import host_id
 from ..protocol.model import operation as op_model
 from ..protocol.request import RequestParser
 from ..protocol.routing import consumed_query, route, subresources
 from ..protocol.rpc import signing_names
 from ..protocol.timefmt import now_us
 from ..protocol.xml_out import ResponseSerializer
-from ..s3 import buckets, listing, multipart, objects, read  # noqa: F401  (registers handlers)
+from ..s3 import buckets, listing, multipart, objects, read, replica  # noqa: F401  (registers handlers)
 from ..s3.checksums import new_checksum
 from ..s3.http import S3Request, S3Response
 from ..s3.ingest import content_md5
+from ..s3.replica import replication_operation
 from ..s3.service import HANDLERS, S3Service
 from .authz import Authorizer
 from .body import RequestBody
@@ -49,6 +51,20 @@ ANONYMOUS = Principal(account_id="", arn="*", type="Anonymous")
 _CHECKSUM_HEADERS = ("x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme",
                      "x-amz-checksum-sha1", "x-amz-checksum-sha256")
 _STREAMED_OPS = {"PutObject", "UploadPart"}
+_CHECKSUM_REQUIRED = {"DeleteObjects", "PutBucketReplication"}
+# Internal endpoints under /_twinstore/ registered by the composition root (e.g. replication's admin API):
+# handler(method, path, query, principal, body) -> (status, content type, body). `public` ones skip SigV4;
+# `root_only` ones refuse any principal but the account root (others check permissions themselves).
+InternalHandler = Callable[[str, str, dict[str, str], Principal, bytes], Awaitable[tuple[int, str, bytes]]]
+MAX_INTERNAL_BODY = 16 << 20
+
+
+@dataclass
+class InternalRoute:
+    prefix: str
+    handler: InternalHandler
+    public: bool = False
+    root_only: bool = True
 
 
 class _Compiled:
@@ -81,10 +97,12 @@ class TwinstoreApp:
                  proxy: RegionProxy | None = None, on_startup: Callable[[], Awaitable[None]] | None = None,
                  on_shutdown: Callable[[], Awaitable[None]] | None = None,
                  services: Mapping[str, ApiService] | None = None, on_call: CallSink | None = None,
-                 iam: Iam | None = None) -> None:
+                 iam: Iam | None = None, internal_routes: list[InternalRoute] | None = None) -> None:
         """`services`: botocore service name -> implementation, for the non-S3 services this region serves;
-        `on_call`: the audit sink, told about every finished request (must only enqueue)."""
+        `on_call`: the audit sink, told about every finished request (must only enqueue);
+        `internal_routes`: extra endpoints under /_twinstore/ (e.g. replication's admin API and metrics)."""
         self.s3 = s3
+        self.internal_routes = internal_routes or []
         self.iam = iam
         self.authz = Authorizer(iam, s3) if iam is not None else None
         self.services: dict[str, ApiService] = dict(services or {})
@@ -143,7 +161,12 @@ class TwinstoreApp:
             value = v.decode("utf-8", "replace")
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         request_id = _request_id()
+        started_us = now_us() if self.on_call is not None else 0
         if path.startswith("/_twinstore/"):
+            for r in self.internal_routes:
+                if path.partition("?")[0].startswith(r.prefix):
+                    await self.internal_route(r, path, method, raw_query, headers, receive, send, request_id)
+                    return
             await self.internal(path, method, send, request_id)
             return
         auth = headers.get("authorization")
@@ -185,12 +208,13 @@ class TwinstoreApp:
                 payload = compiled.parser.parse_payload(raw)
             source_ip = (scope.get("client") or ("", 0))[0]
             secure = scope.get("scheme") == "https"
-            check = await self.authorize(principal, operation, bucket, key, params, headers, query, payload,
+            handler_op = replication_operation(operation, headers)  # s3:ReplicateObject & co (s3/replica.py)
+            check = await self.authorize(principal, handler_op, bucket, key, params, headers, query, payload,
                                          source_ip, secure, bool(signed and signed.presigned))
-            req = S3Request(operation, bucket, key, params, headers, query, body, principal, request_id,
+            req = S3Request(handler_op, bucket, key, params, headers, query, body, principal, request_id,
                             payload=payload, source_ip=source_ip, secure=secure, authorize=check)
             try:
-                resp = await HANDLERS[operation](self.s3, req)
+                resp = await HANDLERS[handler_op](self.s3, req)
             except AWSError as missing:
                 if missing.code != "NoSuchKey" or self.authz is None:
                     raise
@@ -200,7 +224,7 @@ class TwinstoreApp:
             await self.send_response(send, method, compiled.serializer, resp, request_id)
             if self.on_call is not None:
                 self._record(principal, operation, bucket, key, params, headers, scope, request_id, resp.status,
-                             output=resp.output, bytes_in=body.length or 0, bytes_out=resp.content_length or 0)
+                             started_us, output=resp.output, bytes_in=body.length or 0, bytes_out=resp.content_length or 0)
         except AWSError as err:
             if body is None:
                 body = RequestBody.unread(receive, headers)
@@ -210,23 +234,27 @@ class TwinstoreApp:
             await self.send_error(send, method, err, request_id)
             if self.on_call is not None:
                 self._record(principal, operation or "", bucket, key, params, headers, scope, request_id,
-                             err.status, error=err)
+                             err.status, started_us, error=err)
         except Exception:  # noqa: BLE001 - last resort: never leak a traceback to the client
             log.exception("internal error (request %s)", request_id)
             await self.send_error(send, method, AWSError("InternalError"), request_id)
 
     def _record(self, principal: Principal, operation: str, bucket: str | None, key: str | None,
                 params: dict[str, Any], headers: dict[str, str], scope: Scope, request_id: str, status: int,
-                output: dict[str, Any] | None = None, error: AWSError | None = None, bytes_in: int = 0,
-                bytes_out: int = 0) -> None:
+                started_us: int, output: dict[str, Any] | None = None, error: AWSError | None = None,
+                bytes_in: int = 0, bytes_out: int = 0) -> None:
         assert self.on_call is not None
+        now = now_us()
+        raw_query = scope.get("query_string", b"").decode("latin-1")
         self.on_call(CallRecord(
             service="s3", operation=operation, region=self.region, principal=principal, request_id=request_id,
-            time_us=now_us(), status=status, source_ip=(scope.get("client") or ("", 0))[0],
+            time_us=now, status=status, source_ip=(scope.get("client") or ("", 0))[0],
             user_agent=headers.get("user-agent", ""), bucket=bucket, key=key, params=scrub(params),
             output=scrub(output) if output is not None else None, error_code=error.code if error else "",
             error_message=error.message if error else "", headers=headers, bytes_in=bytes_in,
-            bytes_out=bytes_out, presigned="X-Amz-Signature" in scope.get("query_string", b"").decode("latin-1")))
+            bytes_out=bytes_out, presigned="X-Amz-Signature" in raw_query, method=scope["method"],
+            uri=(scope.get("raw_path") or scope["path"].encode()).decode("utf-8", "replace")
+            + ("?" + raw_query if raw_query else ""), duration_us=now - started_us if started_us else 0))
 
     # ---- pipeline steps -----------------------------------------------------------------------------------
     def authenticate(self, method: str, path: str, raw_query: str, headers: dict[str, str],
@@ -334,10 +362,36 @@ class TwinstoreApp:
             await send({"type": "http.response.start", "status": err.status, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
-        body = error_xml(err, request_id, _host_id())
+        body = error_xml(err, request_id, host_id(request_id))
         headers += [(b"content-type", b"application/xml"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": err.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    async def internal_route(self, r: InternalRoute, path: str, method: str, raw_query: str,
+                             headers: dict[str, str], receive: Receive, send: Send, request_id: str) -> None:
+        query = _parse_query(raw_query)
+        req_body = RequestBody.unread(receive, headers)
+        try:
+            principal = ANONYMOUS
+            signed = None
+            if not r.public:
+                if self.iam is not None:
+                    await self.iam.refresh()
+                signed = self.authenticate(method, path, raw_query, headers, query)
+                if signed is None or (r.root_only and not signed.credential.principal.is_root):
+                    raise AWSError("AccessDenied")
+                principal = signed.credential.principal
+            req_body = RequestBody(receive, headers, signed)
+            raw = await req_body.read_all(MAX_INTERNAL_BODY) if method in ("POST", "PUT") else b""
+            status, ctype, body = await r.handler(method, path.partition("?")[0], query, principal, raw)
+        except AWSError as err:
+            await req_body.drain()
+            status, ctype = err.status, "application/json"
+            body = json.dumps({"error": err.code, "message": err.message}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": _base_headers(request_id) + [(b"content-type", ctype.encode()),
+                                                            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body if method != "HEAD" else b""})
 
     async def internal(self, path: str, method: str, send: Send, request_id: str) -> None:
         if path == "/_twinstore/health" and method in ("GET", "HEAD"):
@@ -352,12 +406,8 @@ class TwinstoreApp:
 
 
 def _base_headers(request_id: str) -> list[tuple[bytes, bytes]]:
-    return [(b"x-amz-request-id", request_id.encode()), (b"x-amz-id-2", _host_id().encode()),
+    return [(b"x-amz-request-id", request_id.encode()), (b"x-amz-id-2", host_id(request_id).encode()),
             (b"server", b"twinstore")]
-
-
-def _host_id() -> str:
-    return base64.b64encode(random.getrandbits(192).to_bytes(24, "big")).decode()
 
 
 def _parse_query(raw: str) -> dict[str, str]:
@@ -415,5 +465,5 @@ def _verify_small_body(operation: str, headers: dict[str, str], raw: bytes) -> N
             if c.b64digest() != v:
                 raise AWSError("BadDigest", f"The {h[len('x-amz-checksum-'):].upper()} you specified did not "
                                             f"match the calculated checksum.")
-    if operation == "DeleteObjects" and md5 is None and not present:
+    if operation in _CHECKSUM_REQUIRED and md5 is None and not present:
         raise AWSError("InvalidRequest", "Missing required header for this request: Content-Md5")

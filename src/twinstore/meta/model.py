@@ -124,3 +124,42 @@ class ListPage:
     truncated: bool
     next_key: str | None = None
     next_vid: str | None = None
+
+
+@dataclass(slots=True)
+class OutboxItem:
+    """A replication operation still owed to a destination, durable in the same transaction as its version.
+
+    `op` is "put" (object data and metadata), "delete" (a delete marker) or "tags" (a metadata change).
+    `seq` orders items; the replication workers keep that order per (bucket, key, destination).
+    """
+
+    bucket_id: int
+    key: str
+    vid: str
+    op: str
+    dest_bucket: str
+    rule_id: str
+    size: int = 0
+    created_us: int = 0
+    seq: int = 0
+    attempts: int = 0
+    next_try_us: int = 0
+    last_error: str = ""
+    source: str = "live"  # "live" | "backfill"
+    rtc: bool = False  # the rule has ReplicationTime enabled (RTC threshold accounting)
+
+
+@dataclass(slots=True)
+class ReplicationFailure:
+    """An outbox item that ended in a permanent error: the source version shows FAILED with `reason`."""
+
+    bucket_id: int
+    key: str
+    vid: str
+    op: str
+    dest_bucket: str
+    rule_id: str
+    size: int
+    reason: str
+    failed_us: int

@@ -71,6 +71,10 @@ ACTIONS: dict[str, tuple[str, str, str | None]] = {
     "HeadObject": ("s3:GetObject", OBJECT, "s3:GetObjectVersion"),
     "GetObjectAttributes": ("s3:GetObjectAttributes", OBJECT, "s3:GetObjectVersionAttributes"),
     "PutObject": ("s3:PutObject", OBJECT, None),
+    # replication's internal operations (s3/replica.py), requested by a role session of the source bucket's rule
+    "ReplicateObject": ("s3:ReplicateObject", OBJECT, None),
+    "ReplicateDelete": ("s3:ReplicateDelete", OBJECT, None),
+    "ReplicateTags": ("s3:ReplicateTags", OBJECT, None),
     "CopyObject": ("s3:PutObject", OBJECT, None),
     "CreateMultipartUpload": ("s3:PutObject", OBJECT, None),
     "UploadPart": ("s3:PutObject", OBJECT, None),

@@ -161,6 +161,10 @@ async def put_bucket_versioning(svc: S3Service, req: S3Request) -> S3Response:
         if status is None and b.versioning == VERSIONING_OFF:
             return S3Response()
         raise AWSError("MalformedXML")
+    if status == VERSIONING_SUSPENDED and b.configs.get("replication"):
+        raise AWSError("InvalidBucketState", "A replication configuration is present on this bucket, so you cannot "
+                                             "change the versioning state. To change the versioning state, first "
+                                             "delete the replication configuration.")
     b.versioning = status
     await svc.store.update_bucket(b)
     return S3Response()

@@ -189,7 +189,9 @@ async def complete_multipart_upload(svc: S3Service, req: S3Request) -> S3Respons
                       "value": composite(u.checksum_algorithm, [p.checksum["value"] for p in chosen])}
         # kept for GetObjectAttributes, which lists each part's checksum
         v.extra["part_checksums"] = [p.checksum["value"] for p in chosen]
-    freed = await svc.store.complete_upload(u, v, bucket.versioning, check_write(req.params))
+    outbox = svc.plan_replication(bucket, v, "put")
+    freed = await svc.store.complete_upload(u, v, bucket.versioning, check_write(req.params), outbox=outbox)
+    svc.replication_queued(outbox)
     svc.free_later(freed)
     out: dict[str, Any] = {"Location": f"/{bucket.name}/{u.key}", "Bucket": bucket.name, "Key": u.key,
                            "ETag": f'"{v.etag}"', "VersionId": version_header(bucket, v)}

@@ -91,12 +91,14 @@ async def put_object(svc: S3Service, req: S3Request) -> S3Response:
     v.headers, v.user_meta, v.storage_class, v.tags = headers, meta, sc, tags
     v.inline = data.inline
     v.segments = [BlobSegment(data.blob_id, data.size)] if data.blob_id and data.size else []
+    outbox = svc.plan_replication(bucket, v, "put")
     try:
-        freed = await svc.store.put_version(v, bucket.versioning, check)
+        freed = await svc.store.put_version(v, bucket.versioning, check, outbox=outbox)
     except BaseException:
         if data.blob_id:
             await svc.blobs.delete([data.blob_id])
         raise
+    svc.replication_queued(outbox)
     if data.blob_id and not data.size:
         freed.append(BlobSegment(data.blob_id, 0))
     svc.free_later(freed)
@@ -285,11 +287,13 @@ async def copy_object(svc: S3Service, req: S3Request) -> S3Response:
     v.etag = opaque_etag(env, md5_hex)
     v.checksum = {"algorithm": checksum.algorithm, "value": checksum.b64digest(), "type": "FULL_OBJECT"}
     v.segments = [BlobSegment(blob_id, size)] if size else []
+    outbox = svc.plan_replication(bucket, v, "put")
     try:
-        freed = await svc.store.put_version(v, bucket.versioning, check)
+        freed = await svc.store.put_version(v, bucket.versioning, check, outbox=outbox)
     except BaseException:
         await svc.blobs.delete([blob_id])
         raise
+    svc.replication_queued(outbox)
     if not size:
         freed.append(BlobSegment(blob_id, 0))
     svc.free_later(freed)
@@ -322,7 +326,9 @@ async def delete_one(svc: S3Service, bucket: Bucket, key: str, version_id: str |
     marker = new_version(svc, bucket, key, owner)
     marker.delete_marker = True
     marker.headers = {}
-    freed = await svc.store.put_version(marker, bucket.versioning)
+    outbox = svc.plan_replication(bucket, marker, "delete")
+    freed = await svc.store.put_version(marker, bucket.versioning, outbox=outbox)
+    svc.replication_queued(outbox)
     svc.free_later(freed)
     return {"DeleteMarker": True, "VersionId": marker.version_id}
 
@@ -406,15 +412,21 @@ async def put_object_tagging(svc: S3Service, req: S3Request) -> S3Response:
     check_tag_set(tagging.get("TagSet", []), limit=10)
     v = await _tag_target(svc, req)
     v.tags = tags_from_set(tagging.get("TagSet", []))
-    await svc.store.update_version(v)
+    await _update_tags(svc, req, v)
     return S3Response({"VersionId": v.version_id})
+
+
+async def _update_tags(svc: S3Service, req: S3Request, v: ObjectVersion) -> None:
+    outbox = svc.plan_replication(await svc.bucket(req.bucket), v, "tags")
+    await svc.store.update_version(v, outbox=outbox)
+    svc.replication_queued(outbox)
 
 
 @handles("DeleteObjectTagging")
 async def delete_object_tagging(svc: S3Service, req: S3Request) -> S3Response:
     v = await _tag_target(svc, req)
     v.tags = {}
-    await svc.store.update_version(v)
+    await _update_tags(svc, req, v)
     return S3Response({"VersionId": v.version_id}, status=204)
 
 

@@ -82,6 +82,9 @@ def object_output(bucket: Bucket, v: ObjectVersion) -> dict[str, Any]:
         out["Metadata"] = v.user_meta
     if v.storage_class != "STANDARD":
         out["StorageClass"] = v.storage_class
+    replication = v.extra.get("replication")
+    if replication:
+        out["ReplicationStatus"] = replication["status"]
     if v.tags:
         out["TagCount"] = len(v.tags)
     if v.part_sizes:

@@ -22,12 +22,14 @@ _STOP = object()
 MAX_BATCH = 512
 
 
-def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
+def connect(path: str, *, readonly: bool = False, synchronous: str = "FULL") -> sqlite3.Connection:
+    """`synchronous=FULL` (default): a commit survives power loss. `NORMAL` (WAL): it survives the process's
+    death (kill -9) but the last commits may be lost with the machine's power; no fsync per commit."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA busy_timeout=30000")
     if not readonly:
         _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
-        conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write is on disk
+        conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA cache_size=-8192")  # 8 MiB per connection: bounded RSS; the OS caches the rest
     return conn
 
@@ -46,9 +48,9 @@ def _retry_locked(fn: Callable[[], Any], attempts: int = 100) -> Any:
 
 
 class SqliteEngine:
-    def __init__(self, path: str, schema: str, readers: int = 4) -> None:
+    def __init__(self, path: str, schema: str, readers: int = 4, synchronous: str = "FULL") -> None:
         self.path = path
-        self._writer_conn = connect(path)
+        self._writer_conn = connect(path, synchronous=synchronous)
         _retry_locked(lambda: self._writer_conn.executescript(schema))
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._local = threading.local()

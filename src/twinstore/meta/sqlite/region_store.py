@@ -8,9 +8,10 @@ from typing import Any, Callable
 
 from ...protocol.errors import AWSError
 from ..model import (VERSIONING_ENABLED, BlobSegment, Bucket, ListedVersion, ListPage, MultipartUpload,
-                     ObjectVersion, UploadPart)
+                     ObjectVersion, OutboxItem, UploadPart)
 from ..store import LatestCheck
 from .engine import SqliteEngine
+from .replication_tables import ReplicationTables
 from .schema import REGION_MIGRATIONS, REGION_SCHEMA
 
 _V_COLS = ("bucket_id, key, vid, null_version, is_latest, delete_marker, last_modified_us, size, etag, owner, "
@@ -123,10 +124,11 @@ def _fix_latest(conn: sqlite3.Connection, bucket_id: int, key: bytes) -> None:
                      (bucket_id, key, top[0]))
 
 
-class SqliteRegionStore:
+class SqliteRegionStore(ReplicationTables):
     def __init__(self, path: str) -> None:
         self.db = SqliteEngine(path, REGION_SCHEMA)
         self.db.read_sync(_migrate)
+        self._init_outbox()
         rows = self.db.read_sync(lambda c: c.execute(
             "SELECT id, name, region, owner, created_us, versioning, object_ownership, configs FROM buckets"
         ).fetchall())
@@ -170,12 +172,15 @@ class SqliteRegionStore:
         return ok
 
     # ---- versions -----------------------------------------------------------------------------------------
-    async def put_version(self, version: ObjectVersion, versioning: str,
-                          check: LatestCheck | None = None) -> list[BlobSegment]:
+    async def put_version(self, version: ObjectVersion, versioning: str, check: LatestCheck | None = None,
+                          outbox: list[OutboxItem] | None = None) -> list[BlobSegment]:
         def op(c: sqlite3.Connection) -> list[BlobSegment]:
             if check is not None:
                 check(_latest(c, version.bucket_id, _kb(version.key)))
-            return _insert_version(c, version, versioning)
+            freed = _insert_version(c, version, versioning)
+            if outbox:
+                self.outbox.insert(c, outbox)
+            return freed
         return await self.db.write(op)
 
     async def get_version(self, bucket_id: int, key: str, version_id: str | None) -> ObjectVersion | None:
@@ -214,11 +219,15 @@ class SqliteRegionStore:
             return v, v.segments
         return await self.db.write(op)
 
-    async def update_version(self, version: ObjectVersion) -> None:
-        await self.db.write(lambda c: c.execute(
-            "UPDATE versions SET tags=?, extra=?, user_meta=?, headers=? WHERE bucket_id=? AND key=? AND vid=?",
-            (_dumps(version.tags), _dumps(version.extra), _dumps(version.user_meta), _dumps(version.headers),
-             version.bucket_id, _kb(version.key), version.vid)))
+    async def update_version(self, version: ObjectVersion, outbox: list[OutboxItem] | None = None) -> None:
+        def op(c: sqlite3.Connection) -> None:
+            c.execute(
+                "UPDATE versions SET tags=?, extra=?, user_meta=?, headers=? WHERE bucket_id=? AND key=? AND vid=?",
+                (_dumps(version.tags), _dumps(version.extra), _dumps(version.user_meta), _dumps(version.headers),
+                 version.bucket_id, _kb(version.key), version.vid))
+            if outbox:
+                self.outbox.insert(c, outbox)
+        await self.db.write(op)
 
     async def list_objects(self, bucket_id: int, prefix: str, delimiter: str, after: str,
                            max_keys: int) -> ListPage:
@@ -294,7 +303,8 @@ class SqliteRegionStore:
         return await self.db.read(op)
 
     async def complete_upload(self, upload: MultipartUpload, version: ObjectVersion, versioning: str,
-                              check: LatestCheck | None = None) -> list[BlobSegment]:
+                              check: LatestCheck | None = None,
+                              outbox: list[OutboxItem] | None = None) -> list[BlobSegment]:
         used = {s.blob_id for s in version.segments}
 
         def op(c: sqlite3.Connection) -> list[BlobSegment]:
@@ -308,6 +318,8 @@ class SqliteRegionStore:
             c.execute("DELETE FROM parts WHERE upload_id=?", (upload.upload_id,))
             c.execute("DELETE FROM uploads WHERE upload_id=?", (upload.upload_id,))
             freed.extend(_insert_version(c, version, versioning))
+            if outbox:
+                self.outbox.insert(c, outbox)
             return freed
         return await self.db.write(op)
 

@@ -24,6 +24,20 @@ CREATE TABLE IF NOT EXISTS parts(
   upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, blob_id TEXT NOT NULL, size INTEGER NOT NULL,
   etag TEXT NOT NULL, last_modified_us INTEGER NOT NULL, checksum TEXT NOT NULL,
   PRIMARY KEY(upload_id, part_number)) WITHOUT ROWID;
+-- replication: operations owed to destinations, written in the version's own transaction (see replication/)
+CREATE TABLE IF NOT EXISTS repl_outbox(
+  seq INTEGER PRIMARY KEY, bucket_id INTEGER NOT NULL, key BLOB NOT NULL, vid TEXT NOT NULL, op TEXT NOT NULL,
+  dest_bucket TEXT NOT NULL, rule_id TEXT NOT NULL, size INTEGER NOT NULL, created_us INTEGER NOT NULL,
+  attempts INTEGER NOT NULL, next_try_us INTEGER NOT NULL, last_error TEXT NOT NULL, source TEXT NOT NULL,
+  rtc INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS repl_failures(
+  bucket_id INTEGER NOT NULL, key BLOB NOT NULL, vid TEXT NOT NULL, op TEXT NOT NULL, dest_bucket TEXT NOT NULL,
+  rule_id TEXT NOT NULL, size INTEGER NOT NULL, reason TEXT NOT NULL, failed_us INTEGER NOT NULL,
+  PRIMARY KEY(bucket_id, key, vid, dest_bucket, op)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS repl_jobs(
+  job_id TEXT PRIMARY KEY, bucket_id INTEGER NOT NULL, spec TEXT NOT NULL, state TEXT NOT NULL,
+  cursor_key BLOB, cursor_vid TEXT, scanned INTEGER NOT NULL, queued INTEGER NOT NULL, total INTEGER NOT NULL,
+  created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 # columns added after a table first shipped: (table, column, definition), added at open when missing

@@ -1,0 +1,1 @@
+"""Cross-region (and same-region) replication: configuration, rule evaluation, workers, backfill, metrics."""
