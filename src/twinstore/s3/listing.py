@@ -48,26 +48,20 @@ def _quote_etag(etag: str) -> str:
     return f'"{etag}"'
 
 
-def _one(algorithm: str) -> tuple[str]:
-    return (algorithm,)
-
-
 @functools.lru_cache(maxsize=None)
 def _contents_writer(op_name: str, url: bool, owner: bool) -> RowsWriter:
     shape = operation("s3", op_name).output_shape.members["Contents"].member
-    converted = (("Key",) if url else ()) + ("ETag", "ChecksumAlgorithm")
-    return rows_writer_for(shape, "Contents", _ROW_COLUMNS + (("Owner",) if owner else ()), converted)
+    return rows_writer_for(shape, "Contents", _ROW_COLUMNS + (("Owner",) if owner else ()),
+                           ("ChecksumAlgorithm", "ChecksumType"), (("Key",) if url else ()) + ("ETag",))
 
 
 def _contents_xml(op_name: str, page: ObjectsPage, url: bool, owner: dict[str, str] | None) -> Raw:
     """The page's <Contents> elements, written straight from the store's row tuples."""
-    parts: list[str] = []
-    convs: list[Any] = ([_url_quote] if url else []) + [_quote_etag, _one]
     rows: Any = page.rows
     if owner is not None:
         rows = [r + (owner,) for r in rows]
-    _contents_writer(op_name, url, owner is not None)(rows, parts.append, *convs)
-    return Raw("".join(parts))
+    write = _contents_writer(op_name, url, owner is not None)
+    return Raw(write(rows, _url_quote, _quote_etag) if url else write(rows, _quote_etag))
 
 
 def _url_quote(s: str) -> str:
