@@ -58,7 +58,8 @@ class XmlWriterCompiler:
         self._writers: dict[str, Writer] = {}
         self._rows: dict[tuple[Any, ...], RowsWriter] = {}
         self._ns: dict[str, Any] = {"esc": esc, "esc_attr": esc_attr, "fmt_ts": fmt_ts, "fmt_bool": fmt_bool,
-                                    "W": self._writers, "Raw": Raw}
+                                    "W": self._writers, "Raw": Raw,
+                                    "iso8601": iso8601}
 
     def writer(self, shape: StructureShape) -> Writer:
         fn = self._writers.get(shape.name)
@@ -167,7 +168,8 @@ class XmlWriterCompiler:
         entries: one generated comprehension building one f-string per entry (no per-entry dict, no
         per-member call). `columns`: the member each tuple position holds. Members in `optional` may be None
         (absent); the others are always present. A list member's column holds its single element. Members in
-        `converted` go through the converter passed for them (in that order) before formatting.
+        `converted` go through the converter passed for them (in that order) before formatting. Timestamps are
+        int microseconds.
         Returns `fn(rows, *converters) -> str`."""
         ckey = (shape.name, element, columns, optional, converted)
         fn = self._rows.get(ckey)
@@ -202,6 +204,8 @@ class XmlWriterCompiler:
                 expr = self._scalar_expr(mshape, inner)
             if mname not in optional and mshape.type_name in ("integer", "long"):
                 expr = inner  # the f-string's own formatting: str() without the call
+            elif mshape.type_name == "timestamp":
+                expr = f"iso8601({inner})"  # rows carry timestamps as int microseconds
             if mname in optional:
                 text += "{(" + f"{open_!r} + {expr} + {close!r}) if {v} is not None else ''" + "}"
             else:
