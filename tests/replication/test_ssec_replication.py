@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
-from harness import create_bucket
+from harness import Deployment, base_env, create_bucket
 from replication_helpers import replicate, rule_v2, wait_for
 
 MIB = 1024 * 1024
@@ -96,7 +98,7 @@ def test_multipart_ssec_object_replicates(east: Any, west: Any) -> None:
     up = s3e.create_multipart_upload(Bucket=eb, Key="mp", **SSEC)
     bodies, parts = [], []
     for n in (1, 2, 3):
-        body = (marker + bytes([n])) * (5 * MIB // 25 if n < 3 else 100)
+        body = (marker + bytes([n])) * (-(-5 * MIB // 25) if n < 3 else 100)
         bodies.append(body)
         r = s3e.upload_part(Bucket=eb, Key="mp", UploadId=up["UploadId"], PartNumber=n, Body=body, **SSEC)
         parts.append({"PartNumber": n, "ETag": r["ETag"]})
@@ -131,3 +133,69 @@ def test_tampered_replica_never_reads_back(east: Any, west: Any) -> None:
         got = None
     assert got is None, "a tampered replica read back"
     assert s3e.get_object(Bucket=eb, Key="t", **SSEC)["Body"].read() == body  # the source is untouched
+
+
+def _envelope(region: Any, bucket: str, vid: str, change: Any = None) -> dict[str, Any]:
+    """A version's stored envelope (optionally rewritten by `change`, as someone with the data dir could)."""
+    rdir = os.path.join(region.data_dir, "regions", region.name)
+    db = sqlite3.connect(os.path.join(rdir, "meta.db"), timeout=30)
+    try:
+        (bid,) = db.execute("SELECT id FROM buckets WHERE name=?", (bucket,)).fetchone()
+        (raw,) = db.execute("SELECT encryption FROM versions WHERE bucket_id=? AND vid=?", (bid, vid)).fetchone()
+        env = dict(json.loads(raw))
+        if change is not None:
+            change(env)
+            with db:
+                db.execute("UPDATE versions SET encryption=? WHERE bucket_id=? AND vid=?", (json.dumps(env), bid, vid))
+        return env
+    finally:
+        db.close()
+
+
+def test_replica_origin_record_is_authenticated(east: Any, west: Any) -> None:
+    s3e, s3w, eb, wb = _buckets(east, west)
+    vids = {k: s3e.put_object(Bucket=eb, Key=k, Body=k.encode() * 1000, **SSEC)["VersionId"] for k in ("a", "b")}
+    for k in vids:
+        wait_status(s3e, eb, k, "COMPLETED")
+    env = _envelope(west, wb, vids["a"])
+    assert env["alg"] == "SSE-C" and env["ob"] != env.get("_never") and env["okid"] and env["otag"]
+    assert s3w.get_object(Bucket=wb, Key="a", **SSEC)["Body"].read() == b"a" * 1000
+
+    def other_origin(e: dict[str, Any]) -> None:
+        e["ob"] += 1
+
+    _envelope(west, wb, vids["a"], other_origin)
+    with pytest.raises(ClientError) as e:  # a forged sealed-under record: refused, no data
+        s3w.get_object(Bucket=wb, Key="a", **SSEC)
+    assert _status(e.value) == 500
+    tag_of_b = _envelope(west, wb, vids["b"])["otag"]
+
+    def moved_tag(e: dict[str, Any]) -> None:
+        e["ob"] -= 1
+        e["otag"] = tag_of_b
+
+    _envelope(west, wb, vids["a"], moved_tag)  # another version's (valid) record does not fit this one
+    with pytest.raises(ClientError) as e:
+        s3w.get_object(Bucket=wb, Key="a", **SSEC)
+    assert _status(e.value) == 500
+    assert s3w.get_object(Bucket=wb, Key="b", **SSEC)["Body"].read() == b"b" * 1000
+
+
+def test_master_key_rotation_keeps_ssec_replicas_readable(tmp_path: Any) -> None:
+    os.makedirs(tmp_path / "dep")
+    dep = Deployment(data_dir=str(tmp_path / "dep")).start()
+    try:
+        east, west = dep["us-east-2"], dep["us-west-2"]
+        s3e, s3w, eb, wb = _buckets(east, west)
+        body = os.urandom(MIB)
+        s3e.put_object(Bucket=eb, Key="r", Body=body, **SSEC)
+        wait_status(s3e, eb, "r", "COMPLETED")
+        west.stop()
+        done = subprocess.run([sys.executable, "-m", "twinstore.cli.main", "keys", "rotate", "--data-dir",
+                               west.data_dir, "--region", "us-west-2"], env=base_env(), capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        west.start()
+        assert s3w.get_object(Bucket=wb, Key="r", **SSEC)["Body"].read() == body
+    finally:
+        dep.stop()
