@@ -80,9 +80,9 @@ def _blob_paths(region: Any, bucket: str, key: str, vid: str) -> list[str]:
 def test_single_part_ssec_objects_replicate_as_ciphertext(east: Any, west: Any) -> None:
     s3e, s3w, eb, wb = _buckets(east, west)
     marker = os.urandom(24)
-    small, large = marker * 100, (marker + os.urandom(1000)) * 3000
-    puts = {k: s3e.put_object(Bucket=eb, Key=k, Body=b, **SSEC) for k, b in (("small", small), ("large", large))}
-    for k, body in (("small", small), ("large", large)):
+    bodies = {"small": marker * 100, "large": (marker + os.urandom(1000)) * 3000, "empty": b""}
+    puts = {k: s3e.put_object(Bucket=eb, Key=k, Body=b, **SSEC) for k, b in bodies.items()}
+    for k, body in bodies.items():
         wait_status(s3e, eb, k, "COMPLETED")
         _only_with_key(s3w, wb, k, body)
         rep = s3w.head_object(Bucket=wb, Key=k, **SSEC)
@@ -113,6 +113,13 @@ def test_multipart_ssec_object_replicates(east: Any, west: Any) -> None:
     ranged = s3w.get_object(Bucket=wb, Key="mp", Range=f"bytes={5 * MIB - 10}-{5 * MIB + 9}", **SSEC)
     assert ranged["Body"].read() == b"".join(bodies)[5 * MIB - 10:5 * MIB + 10]
     assert _marker_hits(os.path.join(west.data_dir, "regions", west.name), marker) == []
+    # a one-part multipart object small enough for a batch still keeps its part stream
+    up = s3e.create_multipart_upload(Bucket=eb, Key="tiny", **SSEC)
+    r = s3e.upload_part(Bucket=eb, Key="tiny", UploadId=up["UploadId"], PartNumber=1, Body=marker, **SSEC)
+    s3e.complete_multipart_upload(Bucket=eb, Key="tiny", UploadId=up["UploadId"],
+                                  MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": r["ETag"]}]}, **SSEC)
+    wait_status(s3e, eb, "tiny", "COMPLETED")
+    _only_with_key(s3w, wb, "tiny", marker)
 
 
 def test_tampered_replica_never_reads_back(east: Any, west: Any) -> None:
