@@ -58,7 +58,7 @@ def decode(body: bytes) -> Iterator[tuple[dict[str, Any], bytes]]:
             raise AWSError("MalformedXML", "Invalid replication batch descriptor")
         size = 0 if desc.get("dm") else int(desc["sse"].get("ctlen", -1)) if is_ciphertext(desc) \
             else int(desc.get("size", 0))
-        if not isinstance(desc, dict) or pos + size > len(body) or size < 0:
+        if pos + size > len(body) or size < 0:
             raise AWSError("MalformedXML", "Truncated replication batch")
         yield desc, body[pos:pos + size]
         pos += size
