@@ -351,13 +351,15 @@ class SqliteRegionStore(ReplicationTables):
             for table in ("versions", "uploads"):
                 ids.update(k for (k,) in c.execute(
                     f"SELECT DISTINCT json_extract(encryption, '$.kid') FROM {table} WHERE encryption != ''") if k)
+            ids.update(k for (k,) in c.execute(
+                "SELECT DISTINCT json_extract(encryption, '$.okid') FROM versions WHERE encryption != ''") if k)
             return ids
         return await self.db.read(op)
 
     async def rewrap_envelopes(self, rewrap: Callable[[dict[str, Any]], dict[str, Any] | None],
                                batch: int = 500) -> int:
-        """Applies `rewrap` to every stored encryption envelope (versions and multipart uploads), saving the
-        ones it returns changed; returns how many changed. Batched: each batch is one transaction."""
+        """Applies `rewrap` to every stored encryption envelope (versions and multipart uploads; a version's
+        also gets `_at`: [bucket id, key, version id]), saving the ones it returns changed; returns how many changed. Batched: each batch is one transaction."""
         changed = 0
         for table, cols in (("versions", "bucket_id, key, vid"), ("uploads", "upload_id")):
             after: tuple[Any, ...] | None = None
@@ -370,7 +372,10 @@ class SqliteRegionStore(ReplicationTables):
                                      f"LIMIT ?", (*(after or ()), batch)).fetchall()
                     n = 0
                     for r in rows:
-                        new = rewrap(_loads(r[-1]))
+                        doc = _loads(r[-1])
+                        if table == "versions":  # where the envelope lives (SSE-C replicas' origin tags name it)
+                            doc["_at"] = [r[0], r[1].decode("utf-8") if isinstance(r[1], bytes) else r[1], r[2]]
+                        new = rewrap(doc)
                         if new is not None:
                             cond = " AND ".join(f"{col.strip()}=?" for col in cols.split(","))
                             c.execute(f"UPDATE {table} SET encryption=? WHERE {cond}", (_dumps(new), *r[:-1]))
