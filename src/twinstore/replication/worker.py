@@ -443,7 +443,7 @@ class ReplicationWorkers:
             elif r.get("code") in ("BadDigest", "IncompleteBody"):
                 outcomes[i] = (None, Transient(r["code"], digest=True))
             else:
-                outcomes[i] = (None, Permanent(r.get("code") or "DstPutObjectFailed"))
+                outcomes[i] = (None, Permanent(r.get("failure") or r.get("code") or "DstPutObjectFailed"))
         return outcomes
 
     async def _put(self, it: OutboxItem, v: ObjectVersion, desc: dict[str, Any], tags: dict[str, str],
