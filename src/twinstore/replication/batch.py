@@ -29,6 +29,7 @@ from ..protocol.errors import AWSError
 from ..s3.actions import S3Keys, object_arn
 from ..s3.replica import replica_bucket, replica_plan, small_replica
 from ..s3.service import S3Service
+from ..s3.sse import envelope_of, output_headers
 from .sessions import Permissions
 
 BATCH_MAX = 64
@@ -146,7 +147,7 @@ class BatchReceiver:
         output: dict[str, Any] | None = None
         if version is not None:
             output = {"VersionId": version.vid, "DeleteMarker": True} if marker else \
-                {"VersionId": version.vid, "ETag": f'"{version.etag}"'}
+                {"VersionId": version.vid, "ETag": f'"{version.etag}"', **output_headers(envelope_of(version))}
         size = 0 if marker or version is None else version.size
         self.on_call(CallRecord(
             service="s3", operation="DeleteObject" if marker else "PutObject", region=self.svc.region,

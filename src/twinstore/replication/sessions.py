@@ -22,6 +22,8 @@ from ..meta.model import Bucket
 from ..s3 import actions
 
 SESSION_CACHE_S = 60.0  # a role session is reused this long (its policies are still evaluated per request)
+# the session name audit records show (assumed-role/<role>/s3-replication); AWS does not document S3's
+SESSION_NAME = "s3-replication"
 
 
 class RoleSessionError(Exception):
@@ -44,7 +46,8 @@ class Permissions(Protocol):
 class ServiceRoleSessions:
     """Role sessions from IAM's service-principal path, cached briefly per role."""
 
-    def __init__(self, service_session: Callable[[str], Awaitable[Credential]]) -> None:
+    def __init__(self, service_session: Callable[..., Awaitable[Credential]]) -> None:
+        """`service_session(role_arn, session_name=...)`: IAM's service-principal path."""
         self._mint = service_session
         self._cache: dict[str, tuple[float, Credential]] = {}
 
@@ -53,7 +56,7 @@ class ServiceRoleSessions:
         if hit is not None and time.monotonic() - hit[0] < SESSION_CACHE_S:
             return hit[1]
         try:
-            cred = await self._mint(role_arn)
+            cred = await self._mint(role_arn, session_name=SESSION_NAME)
         except Exception as exc:  # noqa: BLE001 - whatever IAM says, the role cannot be used
             self._cache.pop(role_arn, None)
             raise RoleSessionError(str(exc)) from None
