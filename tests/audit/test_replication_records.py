@@ -173,3 +173,44 @@ def test_replication_writes_are_recorded_as_aws_internal_in_the_destination(east
     assert set(batched) == set(single) and set(batched["userIdentity"]) == set(single["userIdentity"])
     assert set(batched["requestParameters"]) == set(single["requestParameters"])
     assert set(batched["additionalEventData"]) == set(single["additionalEventData"])
+
+
+def test_refused_replication_writes_are_recorded_alike_for_both_paths(east: Any, west: Any) -> None:
+    """A destination bucket policy denying the role: the refused writes are audited in the destination as the
+    role session's PutObject with AccessDenied, whether they came batched (small) or alone (large)."""
+    s3e, s3w, ct = east.client(), west.client(), west.client("cloudtrail")
+    eb = create_bucket(s3e, "us-east-2", versioned=True)
+    wb = create_bucket(s3w, "us-west-2", versioned=True)
+    logs_bucket = logging_bucket(s3w, "us-west-2")
+    name = unique_bucket("trail")
+    ct.create_trail(Name=name, S3BucketName=logs_bucket)
+    ct.put_event_selectors(TrailName=name, EventSelectors=[{
+        "ReadWriteType": "WriteOnly", "IncludeManagementEvents": False,
+        "DataResources": [{"Type": "AWS::S3::Object", "Values": [f"arn:aws:s3:::{wb}/"]}]}])
+    ct.start_logging(Name=name)
+    replicate(s3e, eb, "us-east-2", rule_v2(wb, "east to west"))
+    role = _role_name("us-east-2")
+    s3w.put_bucket_policy(Bucket=wb, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/{role}"},
+        "Action": "s3:ReplicateObject", "Resource": f"arn:aws:s3:::{wb}/*"}]}))
+    s3e.put_object(Bucket=eb, Key="small", Body=SMALL)
+    s3e.put_object(Bucket=eb, Key="large", Body=LARGE)
+    wait_status(s3e, eb, "small", "FAILED")
+    wait_status(s3e, eb, "large", "FAILED")
+
+    def refused() -> dict[str, dict[str, Any]] | None:
+        recs = {r["requestParameters"]["key"]: r for r in trail_records(s3w, logs_bucket)
+                if r.get("eventName") == "PutObject" and r.get("errorCode")}
+        return recs if len(recs) >= 2 else None
+    recs = wait_for(refused, timeout=30)
+    assert sorted(recs) == ["large", "small"]
+    session_arn = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/{role}/s3-replication"
+    for key, rec in recs.items():
+        assert rec["errorCode"] == "AccessDenied" and rec["awsRegion"] == "us-west-2"
+        assert rec["errorMessage"] == (f'User: {session_arn} is not authorized to perform: s3:ReplicateObject on '
+                                       f'resource: "arn:aws:s3:::{wb}/{key}" with an explicit deny in a '
+                                       f'resource-based policy')
+        assert rec["userIdentity"]["arn"] == session_arn and rec["userIdentity"]["invokedBy"] == "AWS Internal"
+        assert rec["sourceIPAddress"] == rec["userAgent"] == "AWS Internal" and rec["responseElements"] is None
+    assert set(recs["small"]) == set(recs["large"])
+    assert set(recs["small"]["requestParameters"]) == set(recs["large"]["requestParameters"])
