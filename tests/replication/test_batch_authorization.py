@@ -123,3 +123,19 @@ def test_bucket_policy_grant_suffices_without_identity_permission(east: Any, wes
     for k in ("other/s", "other/l"):
         wait_status(s3e, eb, k, "FAILED")
     assert sorted(k for k, *_ in versions(s3w, wb)) == ["granted/l", "granted/s"]
+
+
+def test_source_bucket_policy_deny_of_the_read_fails_both_paths(east: Any, west: Any) -> None:
+    """The role's read at the source is decided the same way: a source bucket policy denying
+    s3:GetObjectVersionForReplication on a prefix fails those keys (SrcGetObjectNotPermitted), batched or not."""
+    s3e, s3w, eb, wb, role = _setup(east, west)
+    s3e.put_bucket_policy(Bucket=eb, Policy=_policy(
+        _statement("Deny", role, "s3:GetObjectVersionForReplication", f"arn:aws:s3:::{eb}/private/*")))
+    for k, body in (("private/s", SMALL), ("private/l", LARGE), ("shared/s", SMALL), ("shared/l", LARGE)):
+        s3e.put_object(Bucket=eb, Key=k, Body=body)
+    for k in ("shared/s", "shared/l"):
+        wait_status(s3e, eb, k, "COMPLETED")
+    for k in ("private/s", "private/l"):
+        wait_status(s3e, eb, k, "FAILED")
+    assert _failures(east, eb) == {"private/s": "SrcGetObjectNotPermitted", "private/l": "SrcGetObjectNotPermitted"}
+    assert sorted(k for k, *_ in versions(s3w, wb)) == ["shared/l", "shared/s"]
