@@ -94,7 +94,10 @@ class BatchReceiver:
         for i, (desc, _) in enumerate(entries):
             denial = self._authorize(principal, bucket, desc, keys)
             if denial is not None:
-                results[i] = {"ok": False, "code": denial.code, "failure": _DENIED[bool(desc.get("dm"))]}
+                refused: dict[str, Any] = {"ok": False, "code": denial.code}
+                if denial.code == "AccessDenied":
+                    refused["failure"] = _DENIED[bool(desc.get("dm"))]
+                results[i] = refused
                 self._record(principal, ctx, bucket.name, desc, error=denial)
         allowed = [i for i, r in enumerate(results) if r is None]
         plans = {i: await replica_plan(self.svc, bucket, str(entries[i][0].get("key", "")), entries[i][0])

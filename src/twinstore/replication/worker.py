@@ -314,7 +314,7 @@ class ReplicationWorkers:
 
     def _source_allowed(self, cred: Credential, action: str, src: Bucket, key: str) -> bool:
         """The role session's read of a source version: its identity policies and the source bucket's policy (an
-        explicit Deny there wins), as for any request; S3 reads internally, so no client address or TLS keys."""
+        explicit Deny there wins), as for any request. S3 reads internally: no client address, secure transport."""
         keys = S3Keys(cred.principal, {}, {}, "", True, self.svc.region, self.svc.account_id)
         return self.permissions.decide_on_bucket(cred.principal, action, src, key, keys) == ALLOW
 
