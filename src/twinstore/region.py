@@ -121,7 +121,7 @@ class Region:
                                 services=self.api_services(), iam=self.iam, on_call=self.auditor.on_call,
                                 internal_routes=[
                                     InternalRoute("/_twinstore/replication/batch", self.replication.batches.handle,
-                                                  root_only=False),
+                                                  root_only=False, context=True),
                                     InternalRoute("/_twinstore/replication/", self.replication.admin),
                                     InternalRoute("/_twinstore/metrics", self.replication.metrics, public=True)])
         # batched replicas reach the audit trail as the PutObject/DeleteObject they stand for, like single ones

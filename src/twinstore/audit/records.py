@@ -182,7 +182,8 @@ def _s3_fields(rec: dict[str, Any], call: CallRecord, ec: EventClass, headers: d
         extra["CipherSuite"] = headers["x-twinstore-tls-cipher"]
     extra["bytesTransferredIn"] = call.bytes_in
     sse = (call.output or {}).get("ServerSideEncryption") if not call.error_code else None
-    if sse and not ec.read_only:  # which encryption the write got, and whether the bucket default chose it
+    # which encryption the write got, and whether the bucket default chose it (a replica's was chosen at the source)
+    if sse and not ec.read_only and invoked_by(p) != AWS_INTERNAL:
         requested = (call.params or {}).get("ServerSideEncryption")
         kind = {"AES256": "SSE_S3", "aws:kms": "SSE_KMS", "aws:kms:dsse": "DSSE_KMS"}.get(str(sse), str(sse))
         extra["SSEApplied"] = kind if requested else "Default_" + kind

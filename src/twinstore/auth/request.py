@@ -3,6 +3,8 @@
 - `ApiRequest` / `ApiService`: a verified call to a non-S3 service (IAM, STS, KMS, CloudWatch Logs,
   CloudTrail, CloudFormation), its parameters already parsed from the wire by the botocore model.
 - `CallRecord`: one finished request of any service, success or error, for the audit sink.
+- `RequestContext`: what an internal endpoint that authorizes per item needs of its request (condition keys,
+  audit records).
 """
 
 from __future__ import annotations
@@ -64,3 +66,15 @@ class CallRecord:
 
 
 CallSink = Callable[[CallRecord], None]
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """The transport facts of one request: headers (lower-case names), client address, TLS, request id."""
+
+    headers: dict[str, str]
+    source_ip: str
+    secure: bool
+    request_id: str
+    method: str = ""
+    uri: str = ""

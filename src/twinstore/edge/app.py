@@ -19,7 +19,7 @@ from urllib.parse import unquote, unquote_plus
 from ..auth import sigv4
 from ..auth.credentials import CredentialDirectory
 from ..auth.principal import Principal
-from ..auth.request import ApiRequest, ApiService, CallRecord, CallSink
+from ..auth.request import ApiRequest, ApiService, CallRecord, CallSink, RequestContext
 from ..iam.authority import Iam
 from ..protocol.errors import AWSError, error_xml
 from ..protocol.hostid import host_id
@@ -54,7 +54,8 @@ _STREAMED_OPS = {"PutObject", "UploadPart"}
 _CHECKSUM_REQUIRED = {"DeleteObjects", "PutBucketReplication"}
 # Internal endpoints under /_twinstore/ registered by the composition root (e.g. replication's admin API):
 # handler(method, path, query, principal, body) -> (status, content type, body). `public` ones skip SigV4;
-# `root_only` ones refuse any principal but the account root (others check permissions themselves).
+# `root_only` ones refuse any principal but the account root (others check permissions themselves);
+# `context` ones also get `context=RequestContext(...)` (headers, client address: condition keys, audit records).
 InternalHandler = Callable[[str, str, dict[str, str], Principal, bytes], Awaitable[tuple[int, str, bytes]]]
 MAX_INTERNAL_BODY = 16 << 20
 
@@ -65,6 +66,7 @@ class InternalRoute:
     handler: InternalHandler
     public: bool = False
     root_only: bool = True
+    context: bool = False
 
 
 class _Compiled:
@@ -165,7 +167,8 @@ class TwinstoreApp:
         if path.startswith("/_twinstore/"):
             for r in self.internal_routes:
                 if path.partition("?")[0].startswith(r.prefix):
-                    await self.internal_route(r, path, method, raw_query, headers, receive, send, request_id)
+                    await self.internal_route(r, path, method, raw_query, headers, receive, send, request_id,
+                                              scope)
                     return
             await self.internal(path, method, send, request_id)
             return
@@ -368,7 +371,8 @@ class TwinstoreApp:
         await send({"type": "http.response.body", "body": body})
 
     async def internal_route(self, r: InternalRoute, path: str, method: str, raw_query: str,
-                             headers: dict[str, str], receive: Receive, send: Send, request_id: str) -> None:
+                             headers: dict[str, str], receive: Receive, send: Send, request_id: str,
+                             scope: Scope | None = None) -> None:
         query = _parse_query(raw_query)
         req_body = RequestBody.unread(receive, headers)
         try:
@@ -383,7 +387,14 @@ class TwinstoreApp:
                 principal = signed.credential.principal
             req_body = RequestBody(receive, headers, signed)
             raw = await req_body.read_all(MAX_INTERNAL_BODY) if method in ("POST", "PUT") else b""
-            status, ctype, body = await r.handler(method, path.partition("?")[0], query, principal, raw)
+            if r.context:
+                ctx = RequestContext(headers, ((scope or {}).get("client") or ("", 0))[0],
+                                     (scope or {}).get("scheme") == "https", request_id, method,
+                                     path + ("?" + raw_query if raw_query else ""))
+                status, ctype, body = await r.handler(method, path.partition("?")[0], query, principal, raw,
+                                                      context=ctx)  # type: ignore[call-arg]
+            else:
+                status, ctype, body = await r.handler(method, path.partition("?")[0], query, principal, raw)
         except AWSError as err:
             await req_body.drain()
             status, ctype = err.status, "application/json"

@@ -274,10 +274,10 @@ class Iam:
         return Credential(akid, self.codec.secret_for(akid), p, session_token=token, expires_us=s.expires_us)
 
     async def service_session(self, role_arn: str, service: str = "s3.amazonaws.com",
-                              duration_s: int = 3600) -> Credential:
+                              duration_s: int = 3600, session_name: str = "") -> Credential:
         """Temporary credentials for `role_arn` as assumed by an AWS service principal (the replication
-        engine acts for s3.amazonaws.com). The role's trust policy must allow that service; what the session
-        may do is then decided by normal evaluation of the role's policies."""
+        engine acts for s3.amazonaws.com, session `s3-replication`). The role's trust policy must allow that
+        service; what the session may do is then decided by normal evaluation of the role's policies."""
         await self.refresh()
         role = self.role_by_arn(role_arn)
         service_principal = Principal("", service.lower(), "AWSService")
@@ -286,7 +286,7 @@ class Iam:
         trust = compile_policy(role.trust, TRUST)
         if decide(service_principal, "sts:AssumeRole", role_arn, RequestKeys(service_principal), (), trust) != ALLOW:
             raise access_denied(service, "sts:AssumeRole", role_arn)
-        return self.new_session(role, f"{service.split('.')[0]}-{int(time.time())}", duration_s,
+        return self.new_session(role, session_name or f"{service.split('.')[0]}-{int(time.time())}", duration_s,
                                 source=service.lower())[1]
 
 

@@ -4,8 +4,10 @@
 service principal (`Iam.service_session(role_arn, service="s3.amazonaws.com")`: the role's trust policy must
 allow s3.amazonaws.com). `Permissions`: whether a role session may do an S3 action on a resource at the source
 (s3:GetObjectVersionForReplication, s3:GetObjectVersionTagging), and whether a principal sending a batch of
-replicas may write them here (s3:ReplicateObject / s3:ReplicateDelete). Failures end in FAILED with AWS's
-reason (AssumeRoleNotPermitted, SrcGetObjectNotPermitted, DstPutObjectNotPermitted, ...).
+replicas may write each of them here (`decide_on_bucket`: s3:ReplicateObject / s3:ReplicateDelete against the
+identity policies AND the destination bucket's policy, as the edge decides a single replication request).
+Failures end in FAILED with AWS's reason (AssumeRoleNotPermitted, SrcGetObjectNotPermitted,
+DstPutObjectNotPermitted, ...).
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from typing import Awaitable, Callable, Protocol
 from ..auth.principal import Credential, Principal
 from ..iam.authority import Iam, RequestKeys
 from ..iam.evaluate import ALLOW
+from ..meta.model import Bucket
+from ..s3 import actions
 
 SESSION_CACHE_S = 60.0  # a role session is reused this long (its policies are still evaluated per request)
+# the session name audit records show (assumed-role/<role>/s3-replication); AWS does not document S3's
+SESSION_NAME = "s3-replication"
 
 
 class RoleSessionError(Exception):
@@ -33,12 +39,15 @@ class Permissions(Protocol):
     async def refresh(self) -> None: ...
     def allowed(self, credential: Credential, action: str, resource: str) -> bool: ...
     def principal_allowed(self, principal: Principal, action: str, resource: str) -> bool: ...
+    def decide_on_bucket(self, principal: Principal, action: str, bucket: Bucket, key: str | None,
+                         keys: RequestKeys) -> str: ...
 
 
 class ServiceRoleSessions:
     """Role sessions from IAM's service-principal path, cached briefly per role."""
 
-    def __init__(self, service_session: Callable[[str], Awaitable[Credential]]) -> None:
+    def __init__(self, service_session: Callable[..., Awaitable[Credential]]) -> None:
+        """`service_session(role_arn, session_name=...)`: IAM's service-principal path."""
         self._mint = service_session
         self._cache: dict[str, tuple[float, Credential]] = {}
 
@@ -47,7 +56,7 @@ class ServiceRoleSessions:
         if hit is not None and time.monotonic() - hit[0] < SESSION_CACHE_S:
             return hit[1]
         try:
-            cred = await self._mint(role_arn)
+            cred = await self._mint(role_arn, session_name=SESSION_NAME)
         except Exception as exc:  # noqa: BLE001 - whatever IAM says, the role cannot be used
             self._cache.pop(role_arn, None)
             raise RoleSessionError(str(exc)) from None
@@ -74,3 +83,9 @@ class IamPermissions:
 
     def allowed(self, credential: Credential, action: str, resource: str) -> bool:
         return self.principal_allowed(credential.principal, action, resource)
+
+    def decide_on_bucket(self, principal: Principal, action: str, bucket: Bucket, key: str | None,
+                         keys: RequestKeys) -> str:
+        """Allow / Deny / ImplicitDeny of `action` on the bucket or one of its objects: identity policies and the
+        bucket policy (an explicit Deny there wins), with the request's condition keys."""
+        return actions.decide_on_bucket(self.iam, principal, action, bucket, key, keys)

@@ -27,7 +27,9 @@ from ..meta.model import Bucket, BucketRegistration, ObjectVersion, OutboxItem
 from ..meta.store import GlobalStore, RegionStore
 from ..s3.objects import open_data, read_data
 from ..crypto.envelope import SSE_C, SSE_KMS, Envelope
+from ..iam.evaluate import ALLOW
 from ..protocol.errors import AWSError
+from ..s3.actions import S3Keys
 from ..s3.replica import REPLICATION_HEADER, encode_descriptor
 from ..s3.sse import OpenVersion, envelope_of, open_version
 from ..s3.ssec_replica import ciphertext, source_fields
@@ -311,6 +313,12 @@ class ReplicationWorkers:
         except RoleSessionError:
             raise Permanent("AssumeRoleNotPermitted") from None
 
+    def _source_allowed(self, cred: Credential, action: str, src: Bucket, key: str) -> bool:
+        """The role session's read of a source version: its identity policies and the source bucket's policy (an
+        explicit Deny there wins), as for any request. S3 reads internally: no client address, secure transport."""
+        keys = S3Keys(cred.principal, {}, {}, "", True, self.svc.region, self.svc.account_id)
+        return self.permissions.decide_on_bucket(cred.principal, action, src, key, keys) == ALLOW
+
     async def replicate(self, it: OutboxItem) -> float | None:
         """Performs one outbox item; returns the replication latency in seconds for data/marker operations."""
         src = await self._bucket_by_id(it.bucket_id)
@@ -324,14 +332,13 @@ class ReplicationWorkers:
             return None  # the version was deleted by id before it could replicate: nothing is owed any more
         cred = await self._credential(config)
         await self.permissions.refresh()
-        resource = f"arn:aws:s3:::{src.name}/{it.key}"
-        if not self.permissions.allowed(cred, "s3:GetObjectVersionForReplication", resource):
+        if not self._source_allowed(cred, "s3:GetObjectVersionForReplication", src, it.key):
             raise Permanent("SrcGetObjectNotPermitted")
         reg = await self._registration(it.dest_bucket)
         if reg is None or reg.state != "active":
             raise Permanent("DstBucketNotFound")
         endpoint = await self._endpoint(reg.region)
-        tags = v.tags if self.permissions.allowed(cred, "s3:GetObjectVersionTagging", resource) else {}
+        tags = v.tags if self._source_allowed(cred, "s3:GetObjectVersionTagging", src, it.key) else {}
         desc: dict[str, Any] = {"vid": v.vid, "lm": v.last_modified_us, "src": src.name, "owner": v.owner}
         path = object_path(it.dest_bucket, it.key)
         if it.op == "tags":
@@ -400,8 +407,7 @@ class ReplicationWorkers:
         for i, (it, v) in enumerate(zip(items, versions)):
             if v is None:
                 continue  # deleted by id before it replicated: nothing owed
-            resource = f"arn:aws:s3:::{src.name}/{it.key}"
-            if not self.permissions.allowed(cred, "s3:GetObjectVersionForReplication", resource):
+            if not self._source_allowed(cred, "s3:GetObjectVersionForReplication", src, it.key):
                 outcomes[i] = (None, Permanent("SrcGetObjectNotPermitted"))
                 continue
             desc: dict[str, Any] = {"key": it.key, "vid": v.vid, "lm": v.last_modified_us, "src": src.name,
@@ -410,7 +416,7 @@ class ReplicationWorkers:
             if it.op == "delete":
                 desc["dm"] = True
             else:
-                tags = v.tags if self.permissions.allowed(cred, "s3:GetObjectVersionTagging", resource) else {}
+                tags = v.tags if self._source_allowed(cred, "s3:GetObjectVersionTagging", src, it.key) else {}
                 env = envelope_of(v)
                 if env is not None and env.algorithm == SSE_C:
                     if v.inline is None:  # a small multipart SSE-C object: its own request, segments kept apart
@@ -458,7 +464,7 @@ class ReplicationWorkers:
             elif r.get("code") in ("BadDigest", "IncompleteBody"):
                 outcomes[i] = (None, Transient(r["code"], digest=True))
             else:
-                outcomes[i] = (None, Permanent(r.get("code") or "DstPutObjectFailed"))
+                outcomes[i] = (None, Permanent(r.get("failure") or r.get("code") or "DstPutObjectFailed"))
         return outcomes
 
     async def _put(self, it: OutboxItem, v: ObjectVersion, desc: dict[str, Any], tags: dict[str, str],

@@ -31,7 +31,7 @@ from .http import S3Request, S3Response
 from .ingest import HASH_ON_LOOP_MAX, INLINE_MAX, MAX_PUT_SIZE, _hash_all
 from .names import check_key
 from .service import S3Service, handles
-from .sse import EncryptionPlan, Keyring, Requested, bucket_default, plan_for
+from .sse import EncryptionPlan, Keyring, Requested, bucket_default, envelope_of, output_headers, plan_for
 from .ssec_replica import CiphertextCheck, is_ciphertext, replica_envelope, write_blobs
 
 REPLICATION_HEADER = "x-amz-twinstore-replication"
@@ -206,7 +206,8 @@ async def replicate_object(svc: S3Service, req: S3Request) -> S3Response:
     if size > INLINE_MAX:  # a retry of a delivery that already committed: skip the body (put_replica re-checks)
         existing = await svc.store.get_version(bucket.id, key, d["vid"])
         if existing is not None:
-            return S3Response({"ETag": f'"{existing.etag}"', "VersionId": existing.vid})
+            return S3Response({"ETag": f'"{existing.etag}"', "VersionId": existing.vid,
+                               **output_headers(envelope_of(existing))})
     v = _replica(bucket, key, d)
     _fill(v, d)
     md5 = hashlib.md5()
@@ -260,7 +261,7 @@ async def replicate_object(svc: S3Service, req: S3Request) -> S3Response:
     if not inserted and blob_id:
         freed.append(BlobSegment(blob_id, size))
     svc.free_later(freed)
-    return S3Response({"ETag": f'"{v.etag}"', "VersionId": v.vid})
+    return S3Response({"ETag": f'"{v.etag}"', "VersionId": v.vid, **output_headers(envelope_of(v))})
 
 
 async def _replicate_ciphertext(svc: S3Service, req: S3Request, bucket: Bucket, key: str,
