@@ -7,7 +7,8 @@ encryption, a replication role per region trusted by s3.amazonaws.com, rules eas
             --large-size-mib object every --large-interval s. Every --sample-th primary write is polled (HEAD)
             in the secondary until readable: the replication lag before the fault, and which data is known to be
             replicated.
-  kill      at a random moment in [--kill-min, --kill-max] s the primary's process group gets SIGKILL.
+  kill      at a random moment in [--kill-min, --kill-max] s the primary's process group gets SIGKILL
+            (--fault hang: SIGSTOP, a region that accepts connections but never answers; SIGKILL after failover).
   failover  the client's detection: a connection error (refused, reset, server disconnected) switches to the
             secondary at once; a request that gets no answer within --timeout-ms switches too; --max-5xx
             consecutive 5xx answers switch. A write that was not acknowledged is re-sent to the secondary (same
@@ -223,10 +224,10 @@ async def list_vids(c: S3Client, bucket: str) -> list[tuple[str, str]]:
     return sorted(await c.list_versions(bucket))
 
 
-def kill_region(srv: Server) -> None:
-    """kill -9 of the region's whole process group (it runs in its own session)."""
+def kill_region(srv: Server, sig: int = signal.SIGKILL) -> None:
+    """kill -9 (or SIGSTOP: a hung region) of the region's whole process group (it runs in its own session)."""
     assert srv.proc is not None
-    os.killpg(srv.proc.pid, signal.SIGKILL)
+    os.killpg(srv.proc.pid, sig)
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -278,7 +279,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         stop = asyncio.Event()
         log(f"load: {args.rate:g} PUT/s of 4 KiB into {PRIMARY}"
             + (f" + {args.large_size_mib} MiB every {args.large_interval:g}s" if args.large_size_mib else "")
-            + f"; kill -9 of {PRIMARY} after {kill_after:.2f}s")
+            + f"; {args.fault} of {PRIMARY} after {kill_after:.2f}s")
         load = [asyncio.get_running_loop().create_task(w.run(stop))]
         if args.large_size_mib:
             load.append(asyncio.get_running_loop().create_task(w.run_large(stop)))
@@ -286,7 +287,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(kill_after)
 
         # ---- kill -9 of the primary -------------------------------------------------------------------------
-        kill_region(servers[PRIMARY])
+        kill_region(servers[PRIMARY], signal.SIGSTOP if args.fault == "hang" else signal.SIGKILL)
         d.t_kill = time.monotonic()
         for t in list(samplers):
             t.cancel()
@@ -297,10 +298,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         while not await get_ok(clients[SECONDARY], buckets[SECONDARY], ref_key, args.timeout_ms / 1000):
             await asyncio.sleep(0.005)
         d.t_first_read = time.monotonic()
-        servers[PRIMARY].proc.wait()  # type: ignore[union-attr]
-        await clients[PRIMARY].close()
         while d.t_first_write is None:
             await asyncio.sleep(0.001)
+        if args.fault == "hang":  # the hung primary is then killed for good
+            kill_region(servers[PRIMARY])
+        servers[PRIMARY].proc.wait()  # type: ignore[union-attr]
+        await clients[PRIMARY].close()
         log(f"  detected after {(d.t_detect - d.t_kill) * 1000:.1f} ms; first write in {SECONDARY} after "
             f"{(d.t_first_write - d.t_kill) * 1000:.1f} ms; outage phase {args.outage:g}s")
         await asyncio.sleep(args.outage)
@@ -315,13 +318,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         oldest = min((a.at for a in missing), default=None)
 
         # ---- recovery: restart the old primary, both outboxes drain ------------------------------------------
+        backlog = {PRIMARY: len(missing), SECONDARY: pending_ops(servers[SECONDARY].endpoint)}
         port = int(servers[PRIMARY].endpoint.rsplit(":", 1)[1])
         t_restart = time.monotonic()
         servers[PRIMARY] = start_region(PRIMARY, data_dir, log_dir, port)
         t_healthy = time.monotonic()
         clients[PRIMARY] = S3Client(servers[PRIMARY].endpoint, TWINSTORE_ACCESS_KEY, TWINSTORE_SECRET_KEY, PRIMARY,
                                     concurrency=64)
-        backlog = {n: pending_ops(servers[n].endpoint) for n in (PRIMARY, SECONDARY)}
         want = {a.vid for a in d.acks}
         deadline = time.monotonic() + args.recovery_timeout
         while True:
@@ -374,7 +377,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def table(o: dict[str, Any]) -> str:
     r, t, rec = o["rpo"], o["rto"], o["recovery"]
     rows = [
-        ("kill -9 of us-east-2 after", f"{o['kill_after_s']:.2f} s of load"),
+        (f"{o['config']['fault']} of us-east-2 after", f"{o['kill_after_s']:.2f} s of load"),
         ("lag before the kill p50 / p99", f"{o['lag_before_kill_ms']['p50']:.0f} / {o['lag_before_kill_ms']['p99']:.0f} ms"
          f" ({o['lag_before_kill_ms']['samples']} samples)"),
         ("RPO: acked in east, not in west", f"{r['missing_in_secondary']} of {r['primary_acked']} writes, oldest "
@@ -385,8 +388,8 @@ def table(o: dict[str, Any]) -> str:
         ("writes re-sent to west", str(t["writes_resent_to_secondary"])),
         ("writes acked by west during the outage", f"{o['outage']['secondary_acked']} in {o['outage']['seconds']:.1f} s"),
         ("recovery: restart -> healthy", f"{rec['restart_to_healthy_s']:.2f} s"),
-        ("recovery: restart -> converged", f"{rec['restart_to_converged_s']:.2f} s (backlog east {rec['backlog_at_restart'][PRIMARY]}"
-         f", west {rec['backlog_at_restart'][SECONDARY]})"),
+        ("recovery: restart -> converged", f"{rec['restart_to_converged_s']:.2f} s (owed: east -> west "
+         f"{rec['backlog_at_restart'][PRIMARY]}, west -> east {rec['backlog_at_restart'][SECONDARY]})"),
         ("exactly once", f"{rec['versions_each_side']} versions each side, identical={rec['identical_listings']}, "
          f"duplicates={rec['duplicates']}, all acked in both={rec['all_acked_in_both']}, "
          f"lost={r['lost_after_recovery']}"),
@@ -400,6 +403,9 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=200, help="4 KiB PUT/s into the active region (default 200)")
     ap.add_argument("--kill-min", type=float, default=5, help="earliest kill, s after the load starts (default 5)")
     ap.add_argument("--kill-max", type=float, default=15, help="latest kill (default 15)")
+    ap.add_argument("--fault", choices=("kill", "hang"), default="kill",
+                    help="kill: SIGKILL of the primary (connections refused/reset); hang: SIGSTOP (no answers: detected "
+                         "by --timeout-ms), killed once the client has failed over (default kill)")
     ap.add_argument("--outage", type=float, default=10, help="seconds of writes into the secondary (default 10)")
     ap.add_argument("--timeout-ms", type=float, default=1000, help="no answer within this -> fail over (default 1000)")
     ap.add_argument("--max-5xx", type=int, default=3, help="consecutive 5xx answers -> fail over (default 3)")
