@@ -12,7 +12,9 @@ encryption, a replication role per region trusted by s3.amazonaws.com, rules eas
   failover  the client's detection: a connection error (refused, reset, server disconnected) switches to the
             secondary at once; a request that gets no answer within --timeout-ms switches too; --max-5xx
             consecutive 5xx answers switch. A write that was not acknowledged is re-sent to the secondary (same
-            key). The client then reads (GET) the newest primary write it had seen replicated.
+            key). The client then reads (GET) the newest primary write it had seen replicated. Before the kill a
+            timeout or error of the primary (overload) is retried there and counted, so the switch measured is
+            the one the fault causes.
   outage    writes go on into the secondary for --outage s, then stop.
   recovery  the old primary is restarted (same data, same port); both outboxes drain.
 
@@ -82,10 +84,14 @@ class Drill:
     retried: int = 0  # writes not acknowledged by the primary, re-sent to the secondary
     errors: int = 0
     five_xx: int = 0
+    early_faults: int = 0  # timeouts/errors of the primary before it was killed (overload)
     confirmed: list[Ack] = field(default_factory=list)  # primary writes seen readable in the secondary
     lags: list[float] = field(default_factory=list)
 
     def fault(self, region: str, reason: str) -> None:
+        if self.t_kill is None:  # before the fault: an overloaded primary; counted, retried there (no switch)
+            self.early_faults += 1
+            return
         if region == PRIMARY and self.active == PRIMARY:
             self.active, self.t_detect, self.detect_reason = SECONDARY, time.monotonic(), reason
             log(f"  failover: {reason} from {PRIMARY} -> writing to {SECONDARY}")
@@ -359,7 +365,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                          "versions_each_side": len(ev), "acked_total": len(want),
                          "identical_listings": ev == wv, "duplicates": len(ev) - len(ids),
                          "all_acked_in_both": want <= ids and want <= {v for _, v in wv}},
-            "errors": {"unacknowledged": d.errors, "http_5xx": d.five_xx},
+            "errors": {"unacknowledged": d.errors, "http_5xx": d.five_xx,
+                       "primary_faults_before_kill": d.early_faults},
         })
     finally:
         for c in clients.values():
@@ -386,6 +393,8 @@ def table(o: dict[str, Any]) -> str:
         ("RTO: first acked write in west", f"{t['first_write_ms']:.1f} ms"),
         ("RTO: first read of replicated data", f"{t['first_read_ms']:.1f} ms"),
         ("writes re-sent to west", str(t["writes_resent_to_secondary"])),
+        ("primary timeouts/errors before the kill", f"{o['errors']['primary_faults_before_kill']} (retried there; "
+         "a real client would have failed over early)" if o["errors"]["primary_faults_before_kill"] else "0"),
         ("writes acked by west during the outage", f"{o['outage']['secondary_acked']} in {o['outage']['seconds']:.1f} s"),
         ("recovery: restart -> healthy", f"{rec['restart_to_healthy_s']:.2f} s"),
         ("recovery: restart -> converged", f"{rec['restart_to_converged_s']:.2f} s (owed: east -> west "
