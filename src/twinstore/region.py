@@ -29,7 +29,8 @@ from .blob.files import BlobStore
 from .crypto.keyring import MasterKeyring
 from .edge.app import InternalRoute, TwinstoreApp
 from .edge.proxy import RegionProxy
-from .iam.authority import Iam
+from .iam.authority import Iam, RequestKeys
+from .iam.evaluate import ALLOW
 from .iam.service import IamService
 from .iam.sqlite_store import SqliteIamStore
 from .iam.sts import StsService
@@ -46,6 +47,10 @@ from .protocol.errors import AWSError
 from .replication.engine import Replication
 from .replication.sessions import IamPermissions, ServiceRoleSessions
 from .s3.service import S3Service
+from .stacks.clients import ClientFactory
+from .stacks.engine import StackEngine
+from .stacks.service import CloudFormationService, to_thread_fetch
+from .stacks.store import StackStore
 from .s3.sse import SSEConfig
 
 log = logging.getLogger("twinstore.region")
@@ -92,6 +97,11 @@ class Region:
                                   self.root.account_id)
         self.logs = LogsService(self.log_store)
         self.proxy = RegionProxy()
+        # CloudFormation: providers call this deployment's own APIs, signed with the root credentials
+        self.clients = ClientFactory(lambda region: cfg.endpoint, self.root.access_key_id,
+                                     self.root.secret_access_key)
+        self.stack_store = StackStore(os.path.join(cfg.region_dir, "stacks.db"))
+        self.stacks = StackEngine(cfg.name, self.root.account_id, self.stack_store, self.clients)
         self.iam = Iam(SqliteIamStore(os.path.join(cfg.data_dir, "iam.db")), self.root.account_id,
                        TokenCodec(load_secret(cfg.data_dir)))
         self.audit_store = SqliteAuditStore(os.path.join(cfg.region_dir, "audit.db"))
@@ -123,7 +133,21 @@ class Region:
                                            "logs": self.logs, "kms": self.kms,
                                            "cloudtrail": CloudTrailService(self.auditor, self._log_group_exists,
                                                                            self._pass_role)}
+        services["cloudformation"] = CloudFormationService(
+            self.cfg.name, self.root.account_id, self.stack_store, self.stacks,
+            lambda bucket, key: to_thread_fetch(lambda: self.clients.client("s3", self.cfg.name), bucket, key),
+            template_access=self._template_access)
         return services
+
+    async def _template_access(self, principal: Principal, bucket: str, key: str) -> bool:
+        """May `principal` have CloudFormation read a TemplateURL object? Decided as its GetObject would be
+        (identity policies and the bucket policy); a bucket of another region: the account root only."""
+        authz = self.app.authz
+        if authz is None or self.s3.store.cached_bucket(bucket) is None:
+            return principal.is_root
+        policy, bound = authz.bucket_policy(bucket, principal)
+        return self.iam.decide(principal, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", RequestKeys(principal),
+                               policy, bound) == ALLOW
 
     def _pass_role(self, principal: Principal, role_arn: str, source_ip: str) -> None:
         self.iam.pass_role(principal, role_arn, "cloudtrail.amazonaws.com", source_ip)
@@ -150,6 +174,7 @@ class Region:
         self.log_store.start()
         await self.auditor.start()
         await self.replication.start()
+        await self.stacks.start(self._serving)
 
     async def reconcile_namespace(self) -> None:
         """Finishes or undoes bucket creations/deletions a crash interrupted between the two stores."""
@@ -169,9 +194,22 @@ class Region:
             except Exception:  # noqa: BLE001 - keep the last known set
                 log.exception("could not refresh region list")
 
+    async def _serving(self) -> None:
+        """Returns once this region's endpoint accepts connections (uvicorn listens after startup)."""
+        for _ in range(600):
+            try:
+                _, writer = await asyncio.open_connection(self.cfg.host if self.cfg.host != "0.0.0.0" else
+                                                          "127.0.0.1", self.cfg.port)
+                writer.close()
+                return
+            except OSError:
+                await asyncio.sleep(0.1)
+
     async def stop(self) -> None:
         if self._refresh_task:
             self._refresh_task.cancel()
+        await self.stacks.stop()
+        self.stack_store.close()
         await self.replication.stop()
         await self.auditor.stop()
         await self.audit_store.close()

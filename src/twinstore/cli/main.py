@@ -9,6 +9,7 @@ import click
 
 from ..auth.credentials import load_root_account
 from . import config as deployment_config
+from .stack import stack as stack_commands
 
 
 @click.group()
@@ -72,6 +73,7 @@ def credentials(data_dir: str) -> None:
     click.echo(f"AWS_SECRET_ACCESS_KEY={root.secret_access_key}")
 
 
+main.add_command(stack_commands)
 @main.group()
 def keys() -> None:
     """Encryption-at-rest key management."""

@@ -1,0 +1,1 @@
+"""CloudFormation-compatible stacks: templates, a durable stack engine, resource providers, the query API."""
