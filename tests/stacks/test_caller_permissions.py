@@ -192,3 +192,35 @@ def test_resumed_operation_of_a_deleted_user_never_acts_as_root(pair: Deployment
     root_cf.delete_stack(StackName=stack_id)
     assert wait_settled(root_cf, stack_id)["StackStatus"] == "DELETE_COMPLETE", events(root_cf, stack_id)
     assert not {b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(prefix)}
+
+
+def test_called_via_cloudformation_condition(east: Any) -> None:
+    """A user allowed IAM only through CloudFormation (aws:CalledVia) may not call IAM directly but its stacks
+    may: the providers' calls carry the service that makes them."""
+    require(east, "iam")
+    iam = east.client("iam")
+    name = unique("cfn")
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "cloudformation:*", "Resource": "*"},
+            {"Effect": "Allow", "Action": "iam:*", "Resource": "*", "Condition": {
+                "ForAnyValue:StringEquals": {"aws:CalledVia": "cloudformation.amazonaws.com"}}}]}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    creds = {"access_key": key["AccessKeyId"], "secret_key": key["SecretAccessKey"]}
+    role = unique("cfnr")
+    with pytest.raises(ClientError) as e:
+        east.client("iam", **creds).create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                                                    "Action": "sts:AssumeRole"}]}))
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    cf = east.client("cloudformation", **creds)
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    stack_id = _create(cf, f"Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n"
+                           f"      RoleName: {role}\n      AssumeRolePolicyDocument: {trust}\n")
+    assert wait_settled(cf, stack_id)["StackStatus"] == "CREATE_COMPLETE", events(cf, stack_id)
+    assert _role_exists(iam, role)
+    cf.delete_stack(StackName=stack_id)
+    assert wait_settled(cf, stack_id)["StackStatus"] == "DELETE_COMPLETE", events(cf, stack_id)
+    assert not _role_exists(iam, role)

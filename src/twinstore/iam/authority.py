@@ -57,10 +57,18 @@ class RequestKeys:
         if key in ("aws:sourcearn", "aws:sourceaccount") and p.extra:
             source = p.extra.get(key[4:])
             return [source] if source else None
+        if key in _CALLED_VIA:  # a service acting with the principal's permissions (forward session)
+            by = p.extra.get("invoked_by") if p.extra else None
+            if key == "aws:viaawsservice":
+                return ["true" if by else "false"]
+            return [by] if by and by != "s3.amazonaws.com" else None  # S3's role sessions are its own
         if key.startswith("aws:principaltag/") and p.extra:
             tag = p.extra.get("tag:" + key[len("aws:principaltag/"):])
             return [tag] if tag is not None else None
         return None
+
+
+_CALLED_VIA = frozenset({"aws:calledvia", "aws:calledviafirst", "aws:calledvialast", "aws:viaawsservice"})
 
 
 def key_values(**kw: Any) -> dict[str, list[str]]:

@@ -28,6 +28,9 @@ USER_INITIATED = "User Initiated"
 CANCELLED = "Resource creation cancelled"
 INTERRUPTED = "Resource creation cancelled: the region restarted during the operation"
 _GONE = ("DELETE_COMPLETE", "DELETE_SKIPPED")
+# attrs marker of a resource whose interrupted creation may have made it (planned_id), not checked yet because
+# the operation's caller could not act: each deletion asks again, as its own caller
+UNVERIFIED = "twinstore:unverified"
 
 
 def pseudo_parameters(stack: Stack, region: str, account_id: str) -> dict[str, Any]:
@@ -319,7 +322,10 @@ class StackEngine:
         for r in await self.store.resources(stack.id):
             if r.status == "CREATE_IN_PROGRESS":
                 if r.physical_id is None and r.planned_id is not None:
-                    r.physical_id = await self._made_before_restart(stack, r)
+                    try:
+                        r.physical_id = await self._made_before_restart(stack, r)
+                    except ProviderError:  # the caller cannot act (deleted): ask again when deleting
+                        r.attrs[UNVERIFIED] = True
                 r.status = "CREATE_FAILED"
                 await self._resource(stack, r, INTERRUPTED)
                 failed.append(r.logical_id)
@@ -332,8 +338,8 @@ class StackEngine:
         check = getattr(PROVIDERS.get(r.type), "created_since", None)
         if check is None or r.planned_id is None or r.planned_us is None:
             return None
+        pctx = await self._provider_context(stack, r.logical_id, lambda _: None)  # may raise ProviderError
         try:
-            pctx = await self._provider_context(stack, r.logical_id, lambda _: None)
             made = await asyncio.get_running_loop().run_in_executor(self._pool, check, pctx, r.planned_id,
                                                                     r.planned_us)
         except ProviderError:
@@ -417,13 +423,21 @@ class StackEngine:
     async def _delete_one(self, stack: Stack, r: Resource, retained: bool, rollback: bool) -> bool:
         keep = retained or r.deletion_policy == "Retain" or (r.deletion_policy == "RetainExceptOnCreate"
                                                                and not rollback)
-        if keep and r.physical_id is not None:
+        if keep and (r.physical_id is not None or r.attrs.get(UNVERIFIED)):
             r.status = "DELETE_SKIPPED"
             await self._resource(stack, r)
             return True
         provider = PROVIDERS.get(r.type)
         r.status = "DELETE_IN_PROGRESS"
         await self._resource(stack, r)
+        if r.physical_id is None and r.attrs.get(UNVERIFIED):  # made before a restart? ask as this caller
+            try:
+                r.physical_id = await self._made_before_restart(stack, r)
+            except ProviderError as e:
+                r.status = "DELETE_FAILED"
+                await self._resource(stack, r, e.reason)
+                return False
+            del r.attrs[UNVERIFIED]
         if r.physical_id is not None and provider is not None:
             try:
                 pctx = await self._provider_context(stack, r.logical_id, lambda _: None)
