@@ -122,6 +122,8 @@ def test_caller_with_permissions_creates_and_deletes(east: Any, s3: Any) -> None
     ident = found[0]["userIdentity"]
     assert ident["type"] == "IAMUser" and ident["arn"] == f"arn:aws:iam::{ACCOUNT}:user/{user}"
     assert ident["invokedBy"] == "cloudformation.amazonaws.com"
+    assert found[0]["sourceIPAddress"] == "cloudformation.amazonaws.com"
+    assert found[0]["userAgent"] == "cloudformation.amazonaws.com"
     cf.delete_stack(StackName=stack_id)
     assert wait_settled(cf, stack_id)["StackStatus"] == "DELETE_COMPLETE", events(cf, stack_id)
     assert not _bucket_exists(s3, bucket) and not _role_exists(iam, role)
