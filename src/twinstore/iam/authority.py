@@ -57,18 +57,18 @@ class RequestKeys:
         if key in ("aws:sourcearn", "aws:sourceaccount") and p.extra:
             source = p.extra.get(key[4:])
             return [source] if source else None
+        if key == "aws:viaawsservice":
+            return ["true" if p.extra and p.extra.get("invoked_by") else "false"]
         if key in _CALLED_VIA:  # a service acting with the principal's permissions (forward session)
-            by = p.extra.get("invoked_by") if p.extra else None
-            if key == "aws:viaawsservice":
-                return ["true" if by else "false"]
-            return [by] if by and by != "s3.amazonaws.com" else None  # S3's role sessions are its own
+            via = p.extra.get("called_via") if p.extra else None
+            return [via] if via else None
         if key.startswith("aws:principaltag/") and p.extra:
             tag = p.extra.get("tag:" + key[len("aws:principaltag/"):])
             return [tag] if tag is not None else None
         return None
 
 
-_CALLED_VIA = frozenset({"aws:calledvia", "aws:calledviafirst", "aws:calledvialast", "aws:viaawsservice"})
+_CALLED_VIA = frozenset({"aws:calledvia", "aws:calledviafirst", "aws:calledvialast"})
 
 
 def key_values(**kw: Any) -> dict[str, list[str]]:
@@ -162,7 +162,7 @@ class Iam:
         (identity_of checks the id)."""
         name = s.user_arn.rsplit("/", 1)[-1]
         user = self.state.entity(USER, name)
-        extra = {"user_name": name, "invoked_by": s.via}
+        extra = {"user_name": name, "invoked_by": s.via, "called_via": s.via}
         if user is not None and user.id == s.user_id:
             extra.update(_tag_extra(user))
         return Principal(self.account_id, s.user_arn, "IAMUser", s.access_key_id, s.user_id, token, extra)
@@ -360,5 +360,7 @@ def session_principal(account_id: str, s: Session, token: str) -> Principal:
         extra["policy"] = s.policy
     if s.source_identity:
         extra["invoked_by"] = s.source_identity
+    if s.via:  # a forward session (forward_session): the service acts with this role session's permissions
+        extra["called_via"] = s.via
     return Principal(account_id, f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{s.session_name}",
                      "AssumedRole", s.access_key_id, f"{s.role_id}:{s.session_name}", token, extra)
