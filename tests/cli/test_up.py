@@ -70,6 +70,16 @@ def test_up_starts_regions_prints_access_and_keeps_data(tmp_path: Any) -> None:
     assert creds["AWS_ACCESS_KEY_ID"] in banner and creds["AWS_SECRET_ACCESS_KEY"] in banner
     assert f"http://127.0.0.1:{pe}" in banner and f"http://127.0.0.1:{pw}" in banner
     assert "AWS_ENDPOINT_URL" in banner and "us-west-2" in banner
+    # the printed export line, pasted into a shell with no AWS config, is enough for the AWS CLI (v1 reads
+    # AWS_DEFAULT_REGION, v2 and other SDKs AWS_REGION) and is not wrapped mid-assignment
+    export = next(line for line in banner.splitlines() if line.strip().startswith("export AWS_ENDPOINT_URL"))
+    assigned = dict(part.split("=", 1) for part in export.split()[1:])
+    assert assigned["AWS_DEFAULT_REGION"] == assigned["AWS_REGION"] == "us-east-2"
+    env = {k: v for k, v in _env().items() if not k.startswith("AWS_")}
+    env.update(assigned, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    res = subprocess.run([sys.executable, "-m", "awscli", "s3", "mb", "s3://up-banner-bucket"], env=env,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
     assert oct(os.stat(os.path.join(data, "credentials.json")).st_mode & 0o777) == "0o600"
     # each region is its own OS process with its own data directory
     assert os.path.isdir(os.path.join(data, "regions", "us-east-2")) and \

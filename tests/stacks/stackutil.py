@@ -70,24 +70,3 @@ def delete(cf: Any, stack_id: str, **kwargs: Any) -> dict[str, Any]:
     return wait_settled(cf, stack_id)
 
 
-def service_missing(region: Any, service: str) -> str | None:
-    """Why `service` cannot be used against `region` yet (not on this branch), or None when it answers."""
-    probes = {"iam": ("list_roles", {}), "logs": ("describe_log_groups", {}),
-              "cloudtrail": ("describe_trails", {}), "kms": ("list_keys", {}),
-              "s3-encryption": ("get_bucket_encryption", {"Bucket": "probe-nonexistent-bucket-xyz"}),
-              "s3-replication": ("get_bucket_replication", {"Bucket": "probe-nonexistent-bucket-xyz"})}
-    op, args = probes[service]
-    client = region.client("s3" if service.startswith("s3-") else service)
-    try:
-        getattr(client, op)(**args)
-    except ClientError as e:
-        code = e.response["Error"]["Code"]
-        if code in ("InvalidAction", "UnknownOperationException", "NotImplemented"):
-            return f"{service} is not served by this twinstore build yet ({code}: {e.response['Error']['Message']})"
-    return None
-
-
-def require(region: Any, *services: str) -> None:
-    reasons = [r for r in (service_missing(region, s) for s in services) if r]
-    if reasons:
-        pytest.skip("; ".join(reasons))

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 from botocore.exceptions import ClientError
 from labtemplate import HEADER, LAB, S3_PART
-from stackutil import create_error, events, outputs, require, service_missing, unique, wait_settled
+from stackutil import create_error, events, outputs, unique, wait_settled
 
 REGIONS = ("us-east-2", "us-west-2")
 POLL_LIMIT_S = 120
@@ -104,7 +104,6 @@ def test_s3_part_of_the_lab_in_both_regions(deployment: Any) -> None:
 
 @pytest.fixture(scope="module")
 def lab(deployment: Any) -> Iterator[tuple[str, dict[str, dict[str, Any]]]]:
-    require(deployment["us-east-2"], "iam", "logs", "cloudtrail", "s3-encryption")
     prefix = _prefix()
     stacks = deploy_both(deployment, LAB, prefix, Capabilities=["CAPABILITY_NAMED_IAM"])
     state = {"torn_down": False}
@@ -152,7 +151,6 @@ def test_lab_deploys_with_the_resolved_values(deployment: Any, lab: tuple[str, d
 
 
 def test_replication_with_the_stack_made_roles(deployment: Any, lab: tuple[str, dict[str, Any]]) -> None:
-    require(deployment["us-east-2"], "s3-replication")
     prefix, _ = lab
     for src, dst in (REGIONS, REGIONS[::-1]):
         config = {"Role": f"arn:aws:iam::123456789012:role/{prefix}-S3-Replication-Role-{src}",
@@ -224,7 +222,6 @@ def _one_role_template() -> str:
 
 def test_prefix_too_long_for_iam_fails_at_the_role_and_rolls_back(deployment: Any) -> None:
     east = deployment["us-east-2"]
-    require(east, "iam")
     cf = east.client("cloudformation")
     prefix = ("long-" + uuid.uuid4().hex)[:30]  # valid for the pattern, too long for the role name
     sid = cf.create_stack(StackName=unique(), TemplateBody=_one_role_template(), Capabilities=[
@@ -238,7 +235,6 @@ def test_prefix_too_long_for_iam_fails_at_the_role_and_rolls_back(deployment: An
 
 def test_role_with_a_hand_attached_policy_fails_delete_with_delete_conflict(deployment: Any) -> None:
     east = deployment["us-east-2"]
-    require(east, "iam")
     cf, iam = east.client("cloudformation"), east.client("iam")
     prefix = _prefix()
     sid = cf.create_stack(StackName=unique(), TemplateBody=_one_role_template(), Capabilities=[
@@ -262,7 +258,6 @@ def test_role_with_a_hand_attached_policy_fails_delete_with_delete_conflict(depl
 
 def test_iam_resource_types_and_their_attributes(deployment: Any) -> None:
     east = deployment["us-east-2"]
-    require(east, "iam")
     cf, iam = east.client("cloudformation"), east.client("iam")
     body = """
 Resources:
@@ -324,7 +319,6 @@ Outputs:
 
 def test_kms_key_and_alias(deployment: Any) -> None:
     east = deployment["us-east-2"]
-    require(east, "kms")
     cf, kms = east.client("cloudformation"), east.client("kms")
     alias = f"alias/{unique('k')}"
     body = f"""
@@ -352,7 +346,6 @@ Outputs:
 
 def test_log_group_arn_has_the_star_suffix(deployment: Any) -> None:
     east = deployment["us-east-2"]
-    require(east, "logs")
     cf = east.client("cloudformation")
     body = "Resources:\n  Group:\n    Type: AWS::Logs::LogGroup\n    Properties: {RetentionInDays: 7}\n" \
            "Outputs:\n  Arn: {Value: !Sub '${Group.Arn}'}\n  Name: {Value: !Ref Group}\n"
@@ -365,31 +358,9 @@ def test_log_group_arn_has_the_star_suffix(deployment: Any) -> None:
     assert wait_settled(cf, sid)["StackStatus"] == "DELETE_COMPLETE"
 
 
-def test_missing_services_fail_resources_with_a_clear_reason(deployment: Any) -> None:
-    """On a build without a service, its resources fail with the service's own answer (not a crash)."""
-    east = deployment["us-east-2"]
-    candidates = {"cloudtrail": ("AWS::CloudTrail::Trail", "Properties: {S3BucketName: b, IsLogging: true}",
-                                 "cloudtrail CreateTrail"),
-                  "logs": ("AWS::Logs::LogGroup", "Properties: {}", "logs CreateLogGroup"),
-                  "kms": ("AWS::KMS::Key", "Properties: {}", "kms CreateKey")}
-    missing = [s for s in candidates if service_missing(east, s)]
-    if not missing:
-        pytest.skip("every service these resources need is served by this build")
-    rtype, props, operation = candidates[missing[0]]
-    cf = east.client("cloudformation")
-    sid = cf.create_stack(StackName=unique(), TemplateBody=f"Resources:\n  R:\n    Type: {rtype}\n    {props}\n")[
-        "StackId"]
-    s = wait_settled(cf, sid)
-    assert s["StackStatus"] == "ROLLBACK_COMPLETE"
-    reason = next(e[2] for e in events(cf, sid) if e[1] == "CREATE_FAILED")
-    assert f"twinstore does not serve {operation} yet" in reason
-
-
-
 def test_bucket_replication_configuration_property(deployment: Any) -> None:
     """ReplicationConfiguration in CloudFormation's spelling (Id, TagFilter) reaches S3 in the API's."""
     east = deployment["us-east-2"]
-    require(east, "s3-replication")
     dest = f"{_prefix()}-dest"
     west_s3 = deployment["us-west-2"].client()
     west_s3.create_bucket(Bucket=dest, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})

@@ -9,6 +9,7 @@ import string
 from dataclasses import dataclass
 from typing import Callable
 
+from ..aio.files import write_private_file
 from .principal import Credential, Principal
 
 ENV_ACCESS_KEY = "TWINSTORE_ROOT_ACCESS_KEY_ID"
@@ -52,14 +53,8 @@ def load_root_account(data_dir: str, account_id: str | None = None) -> RootAccou
     if stored.get("access_key_id") and stored.get("secret_access_key"):
         return RootAccount(account, stored["access_key_id"], stored["secret_access_key"])
     root = RootAccount(account, _new_access_key(), secrets.token_urlsafe(30)[:40])
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"account_id": root.account_id, "access_key_id": root.access_key_id,
-                   "secret_access_key": root.secret_access_key}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_private_file(path, json.dumps({"account_id": root.account_id, "access_key_id": root.access_key_id,
+                                         "secret_access_key": root.secret_access_key}).encode())
     return root
 
 

@@ -16,6 +16,9 @@ from typing import AsyncIterator, Iterable, Protocol
 from ..aio.pool import ThreadPool
 
 WRITE_BUFFER = 1 << 20
+# start writing a large blob back to disk while it is still being received: every SYNC_EVERY bytes, an
+# fdatasync runs on another pool thread (never blocking the writes), so the final fsync only has the tail left
+SYNC_EVERY = 8 << 20
 READ_CHUNK = 1 << 20
 
 
@@ -46,6 +49,8 @@ class BlobWriter:
         self._buffered = 0
         self._fd: int | None = None
         self._pending: asyncio.Future[object] | None = None
+        self._syncing: asyncio.Future[None] | None = None
+        self._unsynced = 0
 
     def _hash_sync(self, data: bytes) -> None:
         for h in self._hashers:
@@ -82,6 +87,18 @@ class BlobWriter:
         # the event loop receives the next buffer
         self._pending = asyncio.gather(self.store.pool.run(self._hash_sync, data),
                                        self.store.pool.run(self._write_sync, data))
+        self._unsynced += len(data)
+        if self._unsynced >= SYNC_EVERY and self._fd is not None and (
+                self._syncing is None or self._syncing.done()):
+            if self._syncing is not None:
+                await self._syncing  # surfaces an I/O error now rather than at commit
+            self._unsynced = 0
+            self._syncing = self.store.pool.run(os.fdatasync, self._fd)
+
+    async def _sync_done(self) -> None:
+        if self._syncing is not None:
+            fut, self._syncing = self._syncing, None
+            await fut
 
     def _commit_sync(self, tail: bytes) -> None:
         if tail or self._fd is None or self._transform is not None:
@@ -99,6 +116,7 @@ class BlobWriter:
         if self._pending is not None:
             await self._pending
             self._pending = None
+        await self._sync_done()
         tail = b"".join(self._buf)
         self._buf, self._buffered = [], 0
         await self.store.pool.run(self._commit_sync, tail)
@@ -132,6 +150,10 @@ class BlobWriter:
             except Exception:  # noqa: BLE001 - aborting anyway
                 pass
             self._pending = None
+        try:
+            await self._sync_done()
+        except OSError:  # aborting anyway
+            pass
         await self.store.pool.run(self._abort_sync)
 
 

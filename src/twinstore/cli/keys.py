@@ -42,6 +42,11 @@ def rotate(data_dir: str, region: str, master_key_file: str | None = None) -> di
 
         def rewrap(doc: dict[str, Any]) -> dict[str, Any] | None:
             env = Envelope.from_json(doc)
+            if env.origin is not None and env.origin_kid != new:  # an SSE-C replica's origin record tag
+                label = env.origin_label(*doc["_at"])
+                ring.unwrap(env.origin_kid, env.origin_tag, label)
+                env.origin_kid, env.origin_tag = ring.wrap(b"", label)
+                return env.to_json()
             if env.algorithm != SSE_S3 or env.kid == new:
                 return None
             secret = ring.unwrap(env.kid, env.wrapped_key, env.sid)

@@ -129,7 +129,8 @@ def logs() -> None:
 @click.option("--limit", type=click.IntRange(1, 10_000), help="Maximum rows (StartQuery limit).")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON objects instead of a table.")
 @click.option("--show-ptr", is_flag=True, help="Show the @ptr column in the table.")
-@click.option("--endpoint", help="Endpoint URL of the region (default: looked up in the deployment data dir).")
+@click.option("--endpoint-url", "--endpoint", "endpoint",
+              help="Endpoint URL (default: AWS_ENDPOINT_URL, else looked up in the deployment data dir).")
 @click.option("--data-dir", default=deployment_config.DEFAULT_DATA_DIR, show_default=True,
               help="Deployment data directory (region endpoints, root credentials).")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for the query.")
@@ -148,7 +149,7 @@ def query_cmd(region: str, log_groups: tuple[str, ...], since: str | None, start
     start_s = parse_time(start, "--start") if start else end_s - parse_since(since or "1h")
     if start_s > end_s:
         raise click.UsageError("the start of the range is after its end")
-    url = endpoint or region_endpoint(data_dir, region)
+    url = endpoint or os.environ.get("AWS_ENDPOINT_URL") or region_endpoint(data_dir, region)
     akid, secret = credentials(data_dir)
     client = botocore.session.get_session().create_client(
         "logs", region_name=region, endpoint_url=url, aws_access_key_id=akid, aws_secret_access_key=secret,

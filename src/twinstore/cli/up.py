@@ -57,13 +57,13 @@ def print_banner(console: Console, dep: Deployment, root: RootAccount) -> None:
         table.add_row(name, f"http://{host}:{port}", os.path.join(dep.data_dir, "regions", name))
     console.print(table)
     console.print(f"account {root.account_id}   access key [bold]{root.access_key_id}[/bold]   "
-                  f"secret [bold]{root.secret_access_key}[/bold]")
+                  f"secret [bold]{root.secret_access_key}[/bold]", soft_wrap=True)
     first, (host, port) = next(iter(dep.regions.items()))
     console.print("\nPoint the AWS CLI or boto3 at a region:")
-    console.print(f"  export AWS_ENDPOINT_URL=http://{host}:{port} AWS_REGION={first} "
-                  f"AWS_ACCESS_KEY_ID={root.access_key_id} AWS_SECRET_ACCESS_KEY={root.secret_access_key}")
+    console.print(f"  export AWS_ENDPOINT_URL=http://{host}:{port} AWS_REGION={first} AWS_DEFAULT_REGION={first} "
+                  f"AWS_ACCESS_KEY_ID={root.access_key_id} AWS_SECRET_ACCESS_KEY={root.secret_access_key}", soft_wrap=True)
     console.print(f"  aws s3 mb s3://my-bucket     # or boto3.client('s3', endpoint_url='http://{host}:{port}', "
-                  f"region_name='{first}')")
+                  f"region_name='{first}')", soft_wrap=True)
     console.print("\n[green]ready[/green] (Ctrl-C stops every region)")
 
 

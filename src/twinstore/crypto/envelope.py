@@ -32,10 +32,22 @@ class Envelope:
     customer_salt: bytes = b""
     customer_mac: bytes = b""
     parts: list[int] = field(default_factory=list)  # multipart: the part number of each blob segment
+    # An SSE-C replica (ciphertext copied verbatim from another bucket): the bucket id its segments were sealed
+    # under, and a tag by this region's master key (origin_kid) authenticating that record (s3/ssec_replica.py)
+    origin: int | None = None
+    origin_kid: str = ""
+    origin_tag: bytes = b""
 
     def stream(self, data_key: bytes, bucket_id: int, key: str, part: int = 0) -> StreamContext:
-        identity = struct.pack(">Q", bucket_id) + self.sid + key.encode("utf-8")
+        sealed_under = self.origin if self.origin is not None else bucket_id
+        identity = struct.pack(">Q", sealed_under) + self.sid + key.encode("utf-8")
         return StreamContext(data_key, self.prefix, identity, part)
+
+    def origin_label(self, bucket_id: int, key: str, vid: str) -> bytes:
+        """What an SSE-C replica's origin tag authenticates: the sealed-under bucket id, the bucket, key and
+        version the envelope now belongs to, and the stream id (so the record cannot be moved to another object)."""
+        return (b"twinstore-ssec-origin1" + struct.pack(">QQ", self.origin or 0, bucket_id) + self.sid
+                + vid.encode() + b"/" + key.encode("utf-8"))
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"alg": self.algorithm, "wk": _b64(self.wrapped_key), "np": _b64(self.prefix),
@@ -56,6 +68,8 @@ class Envelope:
             d["cmac"] = _b64(self.customer_mac)
         if self.parts:
             d["parts"] = self.parts
+        if self.origin is not None:
+            d["ob"], d["okid"], d["otag"] = self.origin, self.origin_kid, _b64(self.origin_tag)
         return d
 
     @classmethod
@@ -63,7 +77,7 @@ class Envelope:
         return cls(d["alg"], _unb64(d["wk"]), _unb64(d["np"]), _unb64(d["sid"]), d.get("kid", ""),
                    d.get("kms", ""), bool(d.get("bke")), _unb64(d.get("bkb", "")), d.get("ctx", ""),
                    d.get("cmd5", ""), _unb64(d.get("csalt", "")), _unb64(d.get("cmac", "")),
-                   list(d.get("parts") or []))
+                   list(d.get("parts") or []), d.get("ob"), d.get("okid", ""), _unb64(d.get("otag", "")))
 
 
 def _b64(b: bytes) -> str:

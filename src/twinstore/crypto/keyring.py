@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..aio.files import write_private_file
 from .segments import IntegrityError
 
 ENV_KEY = "TWINSTORE_MASTER_KEY"
@@ -122,17 +123,4 @@ class MasterKeyring:
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
         doc = {"current": self.current,
                "keys": {k: {"material": _b64(v), "created": self.created.get(k, "")} for k, v in self.keys.items()}}
-        tmp = self.path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, json.dumps(doc, indent=1).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.chmod(tmp, 0o600)
-        os.rename(tmp, self.path)
-        dfd = os.open(os.path.dirname(self.path), os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        write_private_file(self.path, json.dumps(doc, indent=1).encode())

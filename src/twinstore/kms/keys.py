@@ -20,6 +20,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..aio.files import write_private_file
 from ..crypto.keyring import MasterKeyring
 from ..crypto.segments import IntegrityError
 from ..protocol.errors import AWSError
@@ -88,19 +89,7 @@ class KeyStore:
 
     def write(self, content: bytes) -> None:
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-        tmp = self.path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, content)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, self.path)
-        dfd = os.open(os.path.dirname(self.path), os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        write_private_file(self.path, content)
 
     def rewrap(self, keyring: MasterKeyring) -> int:
         """Re-wraps every key's material under the keyring's current master key (`twinstore keys rotate`)."""

@@ -117,6 +117,21 @@ class ListedVersion:
         return "null" if self.null_version else self.vid
 
 
+# One current object in a listing, as a plain tuple (a listing holds a thousand; no per-entry object):
+# (key, last_modified_us, etag, size, storage_class, checksum algorithm or None, checksum type or None)
+ListedObject = tuple[str, int, str, int, str, "str | None", "str | None"]
+
+
+@dataclass(slots=True)
+class ObjectsPage:
+    """A page of current objects (ListObjects, ListObjectsV2)."""
+
+    rows: list[ListedObject]
+    common_prefixes: list[str]
+    truncated: bool
+    next_key: str | None = None
+
+
 @dataclass(slots=True)
 class ListPage:
     versions: list[ListedVersion]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Protocol
 
-from .model import (BlobSegment, Bucket, BucketRegistration, ListPage, MultipartUpload, ObjectVersion, OutboxItem,
-                    ReplicationFailure, UploadPart)
+from .model import (BlobSegment, Bucket, BucketRegistration, ListPage, MultipartUpload, ObjectsPage, ObjectVersion,
+                    OutboxItem, ReplicationFailure, UploadPart)
 
 LatestCheck = Callable[[ObjectVersion | None], None]
 
@@ -42,7 +42,7 @@ class RegionStore(Protocol):
                              version_id: str) -> tuple[ObjectVersion | None, list[BlobSegment]]: ...
     async def update_version(self, version: ObjectVersion, outbox: list[OutboxItem] | None = None) -> None: ...
     async def list_objects(self, bucket_id: int, prefix: str, delimiter: str, after: str,
-                           max_keys: int) -> ListPage: ...
+                           max_keys: int) -> ObjectsPage: ...
     async def list_versions(self, bucket_id: int, prefix: str, delimiter: str, key_marker: str,
                             vid_marker: str, max_keys: int) -> ListPage: ...
 

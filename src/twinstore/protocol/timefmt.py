@@ -16,11 +16,12 @@ def now_us() -> int:
 
 
 _iso_seconds: dict[int, str] = {}
+_ISO_MS = [f"{i:03d}Z" for i in range(1000)]
 
 
 def iso8601(us: int) -> str:
-    """`2025-01-01T12:00:00.000Z`, the form S3 uses in XML bodies."""
-    sec = us // 1_000_000
+    """`2025-01-01T12:00:00.000Z`, the form S3 uses in XML bodies (a listing formats a thousand)."""
+    sec, rest = divmod(us, 1_000_000)
     head = _iso_seconds.get(sec)
     if head is None:
         if len(_iso_seconds) > 4096:
@@ -28,7 +29,7 @@ def iso8601(us: int) -> str:
         t = time.gmtime(sec)
         head = _iso_seconds[sec] = "%04d-%02d-%02dT%02d:%02d:%02d." % (
             t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
-    return "%s%03dZ" % (head, (us // 1000) % 1000)
+    return head + _ISO_MS[rest // 1000]
 
 
 def rfc1123(us: int) -> str:

@@ -4,7 +4,8 @@ delete markers) for one destination bucket, written there in one transaction.
 Per-request costs (HTTP, SigV4, routing, a group commit) dominate small objects, so under load the workers send
 what is ready for a destination together; at low load a batch holds one version. Wire:
 POST /_twinstore/replication/batch?bucket=DEST, SigV4 (UNSIGNED-PAYLOAD; every entry is verified by its own
-MD5/checksum), body = records of [4-byte big-endian descriptor length][descriptor JSON][data], the descriptor
+MD5/checksum), body = records of [4-byte big-endian descriptor length][descriptor JSON][data] (SSE-C: the
+stored ciphertext, `sse.ctlen` bytes, see s3/ssec_replica.py), the descriptor
 being the one `x-amz-twinstore-replication` carries (s3/replica.py). Answer: {"results": [{"ok": true} |
 {"ok": false, "code": ...}, ...]} in entry order. Authorization: `s3:ReplicateObject` / `s3:ReplicateDelete` on
 each key, through the Permissions seam.
@@ -23,6 +24,7 @@ from ..auth.request import CallRecord
 from ..protocol.errors import AWSError
 from ..s3.replica import replica_bucket, replica_plan, small_replica
 from ..s3.service import S3Service
+from ..s3.ssec_replica import is_ciphertext
 from .sessions import Permissions
 
 BATCH_MAX = 64
@@ -52,8 +54,11 @@ def decode(body: bytes) -> Iterator[tuple[dict[str, Any], bytes]]:
         except ValueError:
             raise AWSError("MalformedXML", "Invalid replication batch descriptor") from None
         pos += n
-        size = 0 if desc.get("dm") else int(desc.get("size", 0))
-        if not isinstance(desc, dict) or pos + size > len(body) or size < 0:
+        if not isinstance(desc, dict):
+            raise AWSError("MalformedXML", "Invalid replication batch descriptor")
+        size = 0 if desc.get("dm") else int(desc["sse"].get("ctlen", -1)) if is_ciphertext(desc) \
+            else int(desc.get("size", 0))
+        if pos + size > len(body) or size < 0:
             raise AWSError("MalformedXML", "Truncated replication batch")
         yield desc, body[pos:pos + size]
         pos += size
@@ -85,13 +90,14 @@ class BatchReceiver:
                 raise AWSError("AccessDenied", status=403)
         results: list[dict[str, Any]] = []
         versions = []
-        plans = [None if d.get("dm") else await replica_plan(self.svc, bucket, str(d.get("key", "")), d)
+        plans = [None if d.get("dm") or is_ciphertext(d) else await replica_plan(self.svc, bucket, str(d.get("key", "")), d)
                  for d, _ in entries]
 
         def build() -> None:
             for (desc, data), plan in zip(entries, plans):
                 try:
-                    versions.append(small_replica(bucket, str(desc.get("key", "")), _checked(desc), data, plan))
+                    versions.append(small_replica(bucket, str(desc.get("key", "")), _checked(desc), data, plan,
+                                                  self.svc.sse.keyring))
                     results.append({"ok": True})
                 except AWSError as e:
                     results.append({"ok": False, "code": e.code})

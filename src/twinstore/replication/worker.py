@@ -26,10 +26,11 @@ from ..auth.principal import Credential
 from ..meta.model import Bucket, BucketRegistration, ObjectVersion, OutboxItem
 from ..meta.store import GlobalStore, RegionStore
 from ..s3.objects import open_data, read_data
-from ..crypto.envelope import SSE_C, SSE_KMS
+from ..crypto.envelope import SSE_C, SSE_KMS, Envelope
 from ..protocol.errors import AWSError
 from ..s3.replica import REPLICATION_HEADER, encode_descriptor
 from ..s3.sse import OpenVersion, envelope_of, open_version
+from ..s3.ssec_replica import ciphertext, source_fields
 from ..s3.service import S3Service
 from ..s3.ingest import INLINE_MAX
 from .batch import BATCH_MAX, BATCH_PATH, encode
@@ -365,7 +366,8 @@ class ReplicationWorkers:
 
     async def _open(self, src: Bucket, v: ObjectVersion) -> OpenVersion | None:
         """The source version's data key, to read its plaintext (the replica is encrypted with the destination's
-        keys). SSE-C data cannot be read without the customer's key, which S3 never keeps."""
+        keys). SSE-C data cannot be read without the customer's key, which is never kept: callers send it as
+        ciphertext instead (_ssec) and never get here for it."""
         env = envelope_of(v)
         if env is None:
             return None
@@ -409,6 +411,19 @@ class ReplicationWorkers:
                 desc["dm"] = True
             else:
                 tags = v.tags if self.permissions.allowed(cred, "s3:GetObjectVersionTagging", resource) else {}
+                env = envelope_of(v)
+                if env is not None and env.algorithm == SSE_C:
+                    if v.inline is None:  # a small multipart SSE-C object: its own request, segments kept apart
+                        try:
+                            outcomes[i] = (await self.replicate(it), None)
+                        except Exception as e:  # noqa: BLE001 - settled by the caller
+                            outcomes[i] = (None, e)
+                        continue
+                    self._object_descriptor(it, v, desc, tags, src)
+                    desc["sse"] = await source_fields(self.svc, v, env, [])
+                    entries.append((desc, v.inline))
+                    sent.append(i)
+                    continue
                 try:
                     self._object_descriptor(it, v, desc, tags, src)
                     opened = await self._open(src, v)
@@ -449,6 +464,10 @@ class ReplicationWorkers:
     async def _put(self, it: OutboxItem, v: ObjectVersion, desc: dict[str, Any], tags: dict[str, str],
                    endpoint: str, path: str, cred: Credential, region: str, src: Bucket) -> None:
         self._object_descriptor(it, v, desc, tags, src)
+        env = envelope_of(v)
+        if env is not None and env.algorithm == SSE_C:
+            await self._put_ciphertext(v, env, desc, endpoint, path, cred, region)
+            return
         headers = {REPLICATION_HEADER: encode_descriptor(desc)}
         opened = await self._open(src, v)
         body: bytes | AsyncIterator[bytes]
@@ -463,6 +482,23 @@ class ReplicationWorkers:
             body = _as_bytes(read_data(self.svc, v, 0, v.size, fds, opened=opened))
         reply = await self.client.request("PUT", endpoint, path, cred, region, headers=headers, body=body,
                                           size=v.size)
+        if reply.code in ("BadDigest", "IncompleteBody"):
+            raise Transient(reply.code, digest=True)
+        self._check(reply, "DstPutObjectNotPermitted")
+
+    async def _put_ciphertext(self, v: ObjectVersion, env: Envelope, desc: dict[str, Any], endpoint: str,
+                              path: str, cred: Credential, region: str) -> None:
+        """An SSE-C version, sent as its stored ciphertext and envelope (s3/ssec_replica.py)."""
+        fds = await open_data(self.svc, v)
+        if fds is None:
+            raise Transient("source data changed while opening")
+        try:
+            desc["sse"] = await source_fields(self.svc, v, env, fds)
+            reply = await self.client.request("PUT", endpoint, path, cred, region,
+                                              headers={REPLICATION_HEADER: encode_descriptor(desc)},
+                                              body=ciphertext(self.svc, v, fds), size=desc["sse"]["ctlen"])
+        finally:
+            self.svc.blobs.close_all(fds)
         if reply.code in ("BadDigest", "IncompleteBody"):
             raise Transient(reply.code, digest=True)
         self._check(reply, "DstPutObjectNotPermitted")

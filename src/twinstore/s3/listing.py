@@ -8,10 +8,10 @@ import functools
 from typing import Any, Callable
 from urllib.parse import quote
 
-from ..meta.model import ListedVersion
+from ..meta.model import ListedVersion, ObjectsPage
 from ..protocol.errors import AWSError
 from ..protocol.model import operation
-from ..protocol.xml_out import ResponseSerializer, writer_for
+from ..protocol.xml_out import Raw, ResponseSerializer, RowsWriter, rows_writer_for, writer_for
 from .http import S3Request, S3Response
 from .service import S3Service, handles
 
@@ -34,22 +34,38 @@ def _encoder(params: dict[str, Any]) -> Callable[[str], str]:
         raise AWSError("InvalidArgument", "Invalid Encoding Method specified in Request",
                        ArgumentName="encoding-type", ArgumentValue=enc)
     # botocore decodes with unquote_plus: '+' and ' ' must both be escaped
-    return lambda s: quote(s, safe="/")
+    return _url_quote
 
 
 def _owner(svc: S3Service) -> dict[str, str]:
     return {"ID": svc.account_id, "DisplayName": "twinstore"}
 
 
-def _content(v: ListedVersion, enc: Callable[[str], str], owner: dict[str, str] | None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"Key": enc(v.key), "LastModified": v.last_modified_us, "ETag": f'"{v.etag}"',
-                             "Size": v.size, "StorageClass": v.storage_class}
-    if v.checksum:
-        entry["ChecksumAlgorithm"] = [v.checksum["algorithm"]]
-        entry["ChecksumType"] = v.checksum.get("type", "FULL_OBJECT")
+_ROW_COLUMNS = ("Key", "LastModified", "ETag", "Size", "StorageClass", "ChecksumAlgorithm", "ChecksumType")
+
+
+def _quote_etag(etag: str) -> str:
+    return f'"{etag}"'
+
+
+@functools.lru_cache(maxsize=None)
+def _contents_writer(op_name: str, url: bool, owner: bool) -> RowsWriter:
+    shape = operation("s3", op_name).output_shape.members["Contents"].member
+    return rows_writer_for(shape, "Contents", _ROW_COLUMNS + (("Owner",) if owner else ()),
+                           ("ChecksumAlgorithm", "ChecksumType"), (("Key",) if url else ()) + ("ETag",))
+
+
+def _contents_xml(op_name: str, page: ObjectsPage, url: bool, owner: dict[str, str] | None) -> Raw:
+    """The page's <Contents> elements, written straight from the store's row tuples."""
+    rows: Any = page.rows
     if owner is not None:
-        entry["Owner"] = owner
-    return entry
+        rows = [r + (owner,) for r in rows]
+    write = _contents_writer(op_name, url, owner is not None)
+    return Raw(write(rows, _url_quote, _quote_etag) if url else write(rows, _quote_etag))
+
+
+def _url_quote(s: str) -> str:
+    return quote(s, safe="/")
 
 
 def _common(page_prefixes: list[str], enc: Callable[[str], str]) -> list[dict[str, str]]:
@@ -74,9 +90,8 @@ async def list_objects_v2(svc: S3Service, req: S3Request) -> S3Response:
     page = await svc.store.list_objects(bucket.id, prefix, delimiter, after, max_keys)
     owner = _owner(svc) if p.get("FetchOwner") else None
     out: dict[str, Any] = {
-        "Name": bucket.name, "Prefix": enc(prefix), "MaxKeys": max_keys, "KeyCount": len(page.versions)
+        "Name": bucket.name, "Prefix": enc(prefix), "MaxKeys": max_keys, "KeyCount": len(page.rows)
         + len(page.common_prefixes), "IsTruncated": page.truncated,
-        "Contents": [_content(v, enc, owner) for v in page.versions],
         "CommonPrefixes": _common(page.common_prefixes, enc)}
     if delimiter:
         out["Delimiter"] = enc(delimiter)
@@ -88,6 +103,7 @@ async def list_objects_v2(svc: S3Service, req: S3Request) -> S3Response:
         out["StartAfter"] = enc(p["StartAfter"])
     if page.truncated and page.next_key is not None:
         out["NextContinuationToken"] = base64.urlsafe_b64encode(page.next_key.encode()).decode()
+    out["Contents"] = _contents_xml("ListObjectsV2", page, enc is _url_quote, owner)
     return S3Response(out)
 
 
@@ -102,14 +118,14 @@ async def list_objects(svc: S3Service, req: S3Request) -> S3Response:
     owner = _owner(svc)
     out: dict[str, Any] = {
         "Name": bucket.name, "Prefix": enc(prefix), "Marker": enc(marker), "MaxKeys": max_keys,
-        "IsTruncated": page.truncated, "Contents": [_content(v, enc, owner) for v in page.versions],
-        "CommonPrefixes": _common(page.common_prefixes, enc)}
+        "IsTruncated": page.truncated, "CommonPrefixes": _common(page.common_prefixes, enc)}
     if delimiter:
         out["Delimiter"] = enc(delimiter)
     if p.get("EncodingType"):
         out["EncodingType"] = "url"
     if page.truncated and page.next_key is not None:
         out["NextMarker"] = enc(page.next_key)
+    out["Contents"] = _contents_xml("ListObjects", page, enc is _url_quote, owner)
     return S3Response(out)
 
 

@@ -10,7 +10,8 @@ A replica keeps key, version id, Last-Modified, ETag, checksum, content headers,
 class and multipart layout; it is marked REPLICA, which is what stops it being replicated again. Writing is
 idempotent (a version id already present is acknowledged without change) and the data is verified end to end:
 the MD5 (per part for multipart objects, giving the `-N` ETag) and the full-object checksum must match the
-source's, or nothing is stored.
+source's, or nothing is stored. SSE-C versions travel as ciphertext with their envelope (s3/ssec_replica.py)
+and are verified by the ciphertext's length and SHA-256 instead.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from .http import S3Request, S3Response
 from .ingest import HASH_ON_LOOP_MAX, INLINE_MAX, MAX_PUT_SIZE, _hash_all
 from .names import check_key
 from .service import S3Service, handles
-from .sse import EncryptionPlan, Requested, bucket_default, plan_for
+from .sse import EncryptionPlan, Keyring, Requested, bucket_default, plan_for
+from .ssec_replica import CiphertextCheck, is_ciphertext, replica_envelope, write_blobs
 
 REPLICATION_HEADER = "x-amz-twinstore-replication"
 REPLICA = "REPLICA"
@@ -135,13 +137,22 @@ def _opaque_etag(d: dict[str, Any]) -> bool:
 
 
 def small_replica(bucket: Bucket, key: str, d: dict[str, Any], data: bytes,
-                  plan: EncryptionPlan | None = None) -> ObjectVersion:
+                  plan: EncryptionPlan | None = None, keyring: Keyring | None = None) -> ObjectVersion:
     """A replica (or replicated delete marker) whose data came whole in a batch, digests verified, sealed by
-    `plan`; runs off-loop."""
+    `plan` (SSE-C ciphertext: kept as sent, its origin tagged with `keyring`); runs off-loop."""
     v = _replica(bucket, key, d)
     if v.delete_marker:
         return v
     check_key(key)
+    if is_ciphertext(d):
+        _fill(v, d)
+        check = CiphertextCheck(d)
+        if not check.inline:
+            raise AWSError("InvalidArgument", "Invalid replication descriptor (SSE-C layout)")
+        check.update(data)
+        check.verify()
+        v.inline, v.encryption = data, replica_envelope(keyring, bucket.id, key, d)
+        return v
     if len(data) != int(d.get("size", -1)) or len(data) > INLINE_MAX:
         raise AWSError("IncompleteBody")
     _fill(v, d)
@@ -187,6 +198,8 @@ async def replicate_object(svc: S3Service, req: S3Request) -> S3Response:
     bucket = await _destination(svc, req)
     d = _descriptor(req)
     key = req.key or ""
+    if is_ciphertext(d):
+        return await _replicate_ciphertext(svc, req, bucket, key, d)
     size = int(d.get("size", -1))
     if req.body.length is None or req.body.length != size or size > MAX_PUT_SIZE:
         raise AWSError("IncompleteBody", "The request body does not match the replicated version's size")
@@ -246,6 +259,37 @@ async def replicate_object(svc: S3Service, req: S3Request) -> S3Response:
         raise
     if not inserted and blob_id:
         freed.append(BlobSegment(blob_id, size))
+    svc.free_later(freed)
+    return S3Response({"ETag": f'"{v.etag}"', "VersionId": v.vid})
+
+
+async def _replicate_ciphertext(svc: S3Service, req: S3Request, bucket: Bucket, key: str,
+                                d: dict[str, Any]) -> S3Response:
+    """An SSE-C version: its sealed segments stored as sent, its envelope verbatim (plus the origin record)."""
+    check = CiphertextCheck(d)
+    if req.body.length is None or req.body.length != check.length or int(d["size"]) > MAX_PUT_SIZE:
+        raise AWSError("IncompleteBody", "The request body does not match the replicated version's size")
+    existing = await svc.store.get_version(bucket.id, key, d["vid"])
+    if existing is not None:  # a retry of a delivery that already committed
+        return S3Response({"ETag": f'"{existing.etag}"', "VersionId": existing.vid})
+    v = _replica(bucket, key, d)
+    _fill(v, d)
+    v.encryption = replica_envelope(svc.sse.keyring, bucket.id, key, d)
+    if check.inline:
+        data = await req.body.read_all(INLINE_MAX + (1 << 12))
+        check.update(data)
+        check.verify()
+        v.inline = data
+    else:
+        v.segments = await write_blobs(svc, check, req.body.chunks())
+    try:
+        inserted, freed = await svc.store.put_replica(v)
+    except BaseException:
+        if v.segments:
+            await svc.blobs.delete([s.blob_id for s in v.segments])
+        raise
+    if not inserted:
+        freed.extend(v.segments)
     svc.free_later(freed)
     return S3Response({"ETag": f'"{v.etag}"', "VersionId": v.vid})
 

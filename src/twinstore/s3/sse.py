@@ -368,7 +368,15 @@ async def open_version(sse: SSEConfig, bucket: Bucket, v: ObjectVersion, ck: Cus
         if ck is not None:
             raise AWSError("InvalidRequest", "The encryption parameters are not applicable to this object.")
         return None
-    return OpenVersion(env, await data_key_of(sse, env, bucket.name, v.key, ck))
+    opened = OpenVersion(env, await data_key_of(sse, env, bucket.name, v.key, ck))
+    if env.origin is not None:  # an SSE-C replica: its sealed-under record must be one this region wrote
+        try:
+            if sse.keyring is None:
+                raise IntegrityError("no master keyring")
+            sse.keyring.unwrap(env.origin_kid, env.origin_tag, env.origin_label(v.bucket_id, v.key, v.vid))
+        except IntegrityError:
+            raise AWSError("InternalError", "The object's encryption record does not authenticate.") from None
+    return opened
 
 
 def _open_sync(ctx: StreamContext, fd: int, offset: int, count: int, first: int, total: int, skip: int,

@@ -7,8 +7,8 @@ import sqlite3
 from typing import Any, Callable
 
 from ...protocol.errors import AWSError
-from ..model import (VERSIONING_ENABLED, BlobSegment, Bucket, ListedVersion, ListPage, MultipartUpload,
-                     ObjectVersion, OutboxItem, UploadPart)
+from ..model import (VERSIONING_ENABLED, BlobSegment, Bucket, ListedObject, ListedVersion, ListPage, MultipartUpload,
+                     ObjectsPage, ObjectVersion, OutboxItem, UploadPart)
 from ..store import LatestCheck
 from .engine import SqliteEngine
 from .replication_tables import ReplicationTables
@@ -230,8 +230,8 @@ class SqliteRegionStore(ReplicationTables):
         await self.db.write(op)
 
     async def list_objects(self, bucket_id: int, prefix: str, delimiter: str, after: str,
-                           max_keys: int) -> ListPage:
-        return await self.db.read(lambda c: _list(c, bucket_id, prefix, delimiter, after, None, max_keys, False))
+                           max_keys: int) -> ObjectsPage:
+        return await self.db.read(lambda c: _list_objects(c, bucket_id, prefix, delimiter, after, max_keys))
 
     async def list_versions(self, bucket_id: int, prefix: str, delimiter: str, key_marker: str,
                             vid_marker: str, max_keys: int) -> ListPage:
@@ -351,13 +351,15 @@ class SqliteRegionStore(ReplicationTables):
             for table in ("versions", "uploads"):
                 ids.update(k for (k,) in c.execute(
                     f"SELECT DISTINCT json_extract(encryption, '$.kid') FROM {table} WHERE encryption != ''") if k)
+            ids.update(k for (k,) in c.execute(
+                "SELECT DISTINCT json_extract(encryption, '$.okid') FROM versions WHERE encryption != ''") if k)
             return ids
         return await self.db.read(op)
 
     async def rewrap_envelopes(self, rewrap: Callable[[dict[str, Any]], dict[str, Any] | None],
                                batch: int = 500) -> int:
-        """Applies `rewrap` to every stored encryption envelope (versions and multipart uploads), saving the
-        ones it returns changed; returns how many changed. Batched: each batch is one transaction."""
+        """Applies `rewrap` to every stored encryption envelope (versions and multipart uploads; a version's
+        also gets `_at`: [bucket id, key, version id]), saving the ones it returns changed; returns how many changed. Batched: each batch is one transaction."""
         changed = 0
         for table, cols in (("versions", "bucket_id, key, vid"), ("uploads", "upload_id")):
             after: tuple[Any, ...] | None = None
@@ -370,7 +372,10 @@ class SqliteRegionStore(ReplicationTables):
                                      f"LIMIT ?", (*(after or ()), batch)).fetchall()
                     n = 0
                     for r in rows:
-                        new = rewrap(_loads(r[-1]))
+                        doc = _loads(r[-1])
+                        if table == "versions":  # where the envelope lives (SSE-C replicas' origin tags name it)
+                            doc["_at"] = [r[0], r[1].decode("utf-8") if isinstance(r[1], bytes) else r[1], r[2]]
+                        new = rewrap(doc)
                         if new is not None:
                             cond = " AND ".join(f"{col.strip()}=?" for col in cols.split(","))
                             c.execute(f"UPDATE {table} SET encryption=? WHERE {cond}", (_dumps(new), *r[:-1]))
@@ -488,3 +493,40 @@ def _list(c: sqlite3.Connection, bucket_id: int, prefix: str, delimiter: str, ma
         page.next_key = last_key.decode("utf-8")
         page.next_vid = last_vid
     return page
+
+
+# the listing tuple straight from SQL (see `ListedObject`), read from the covering index `versions_listing`
+_OBJ_COLS = ("CAST(key AS TEXT), last_modified_us, etag, size, storage_class, "
+             "NULLIF(substr(checksum_kind, 1, instr(checksum_kind, ':') - 1), ''), "
+             "NULLIF(substr(checksum_kind, instr(checksum_kind, ':') + 1), '')")
+
+
+def _list_objects(c: sqlite3.Connection, bucket_id: int, prefix: str, delimiter: str, after: str,
+                  max_keys: int) -> ObjectsPage:
+    """Current objects from `after`. Without a delimiter, one range scan of the covering index whose rows are
+    the page's tuples as they come out of `fetchall` (no per-row Python); with one, the general walk."""
+    if delimiter:
+        page = _list(c, bucket_id, prefix, delimiter, after, None, max_keys, False)
+        rows: list[ListedObject] = [
+            (v.key, v.last_modified_us, v.etag, v.size, v.storage_class, v.checksum.get("algorithm"),
+             v.checksum.get("type")) for v in page.versions]
+        return ObjectsPage(rows, page.common_prefixes, page.truncated, page.next_key)
+    pb, mb = _kb(prefix), _kb(after)
+    sql = f"SELECT {_OBJ_COLS} FROM versions WHERE bucket_id=? AND is_latest=1 AND delete_marker=0"
+    args: list[Any] = [bucket_id]
+    if mb and mb >= pb:
+        sql += " AND key>?"
+        args.append(mb)
+    else:
+        sql += " AND key>=?"
+        args.append(pb)
+    upper = _prefix_upper(pb)
+    if upper is not None:
+        sql += " AND key<?"
+        args.append(upper)
+    args.append(max_keys + 1)
+    rows = c.execute(sql + " ORDER BY key LIMIT ?", args).fetchall()
+    if len(rows) <= max_keys:
+        return ObjectsPage(rows, [], False)
+    del rows[max_keys:]
+    return ObjectsPage(rows, [], True, rows[-1][0] if rows else None)

@@ -13,7 +13,12 @@ CREATE TABLE IF NOT EXISTS versions(
   checksum_kind TEXT NOT NULL,  -- '<algorithm>:<type>' or '': what listings show, without parsing JSON
   encryption TEXT NOT NULL DEFAULT '',  -- the encryption envelope (JSON), '' for unencrypted data
   PRIMARY KEY(bucket_id, key, vid)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS versions_current ON versions(bucket_id, key) WHERE is_latest=1 AND delete_marker=0;
+-- current objects, covering what ListObjects shows: a listing page is one range scan of this index
+DROP INDEX IF EXISTS versions_current;
+-- (is_latest and delete_marker are repeated as columns: SQLite's planner only treats a partial index as covering
+-- when it holds every column the query names, including those of its WHERE clause)
+CREATE INDEX IF NOT EXISTS versions_listing ON versions(bucket_id, key, last_modified_us, etag, size, storage_class,
+  checksum_kind, is_latest, delete_marker) WHERE is_latest=1 AND delete_marker=0;
 CREATE TABLE IF NOT EXISTS uploads(
   upload_id TEXT PRIMARY KEY, bucket_id INTEGER NOT NULL, key BLOB NOT NULL, initiated_us INTEGER NOT NULL,
   owner TEXT NOT NULL, headers TEXT NOT NULL, user_meta TEXT NOT NULL, tags TEXT NOT NULL,
