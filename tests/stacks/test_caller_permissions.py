@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import pytest
 from botocore.exceptions import ClientError
 from harness import Deployment
-from stackutil import events, require, unique, wait_settled
+from stackutil import events, unique, wait_settled
 
 ACCOUNT = "123456789012"
 
@@ -63,7 +63,6 @@ def _reason(evs: list[tuple[str, str, str]], lid: str, status: str) -> str:
 
 
 def test_caller_without_service_permissions_creates_nothing(east: Any, s3: Any) -> None:
-    require(east, "iam")
     iam = east.client("iam")
     user, cf, _ = _user(iam, east, ["cloudformation:*"])
     bucket, role = unique("cfnb"), unique("cfnr")
@@ -84,7 +83,6 @@ def test_caller_without_service_permissions_creates_nothing(east: Any, s3: Any) 
 
 
 def test_partial_permissions_roll_back_what_was_made(east: Any, s3: Any) -> None:
-    require(east, "iam")
     iam = east.client("iam")
     user, cf, _ = _user(iam, east, ["cloudformation:*", "s3:*"])
     bucket, role = unique("cfnb"), unique("cfnr")
@@ -100,7 +98,6 @@ def test_partial_permissions_roll_back_what_was_made(east: Any, s3: Any) -> None
 
 
 def test_caller_with_permissions_creates_and_deletes(east: Any, s3: Any) -> None:
-    require(east, "iam")
     iam = east.client("iam")
     user, cf, _ = _user(iam, east, ["cloudformation:*", "s3:*", "iam:*"])
     bucket, role = unique("cfnb"), unique("cfnr")
@@ -131,7 +128,6 @@ def test_caller_with_permissions_creates_and_deletes(east: Any, s3: Any) -> None
 
 def test_delete_acts_as_the_deleting_caller(east: Any, s3: Any) -> None:
     """A stack the root made, deleted by a user who may not delete buckets: DELETE_FAILED, bucket kept."""
-    require(east, "iam")
     iam = east.client("iam")
     bucket = unique("cfnb")
     root_cf = east.client("cloudformation")
@@ -161,7 +157,6 @@ def test_resumed_operation_of_a_deleted_user_never_acts_as_root(pair: Deployment
     """The user that started a creation is deleted while its region is down: after the restart the rollback
     cannot act as that user (ROLLBACK_FAILED, with the reason) and nothing more is made or deleted."""
     east, west = pair["us-east-2"], pair["us-west-2"]
-    require(east, "iam")
     iam = west.client("iam")
     user, cf, key = _user(iam, east, ["cloudformation:*", "s3:*"])
     prefix = unique("rz")
@@ -199,7 +194,6 @@ def test_resumed_operation_of_a_deleted_user_never_acts_as_root(pair: Deployment
 def test_called_via_cloudformation_condition(east: Any) -> None:
     """A user allowed IAM only through CloudFormation (aws:CalledVia) may not call IAM directly but its stacks
     may: the providers' calls carry the service that makes them."""
-    require(east, "iam")
     iam = east.client("iam")
     name = unique("cfn")
     iam.create_user(UserName=name)
