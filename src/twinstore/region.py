@@ -23,7 +23,7 @@ from .audit.api import CloudTrailService
 from .audit.auditor import Auditor
 from .audit.iamcheck import iam_checker, iam_role_check
 from .auth.credentials import CredentialDirectory, load_root_account
-from .auth.principal import Principal
+from .auth.principal import Credential, Principal
 from .auth.request import ApiService
 from .blob.files import BlobStore
 from .crypto.keyring import MasterKeyring
@@ -47,6 +47,7 @@ from .protocol.errors import AWSError
 from .replication.engine import Replication
 from .replication.sessions import IamPermissions, ServiceRoleSessions
 from .s3.service import S3Service
+from .stacks.caller import SERVICE as CLOUDFORMATION
 from .stacks.clients import ClientFactory
 from .stacks.engine import StackEngine
 from .stacks.service import CloudFormationService, to_thread_fetch
@@ -97,13 +98,15 @@ class Region:
                                   self.root.account_id)
         self.logs = LogsService(self.log_store)
         self.proxy = RegionProxy()
-        # CloudFormation: providers call this deployment's own APIs, signed with the root credentials
+        self.iam = Iam(SqliteIamStore(os.path.join(cfg.data_dir, "iam.db")), self.root.account_id,
+                       TokenCodec(load_secret(cfg.data_dir)))
+        # CloudFormation: providers call this deployment's own APIs, signed with credentials IAM mints for the
+        # principal that started the stack operation (its own permissions, never more)
         self.clients = ClientFactory(lambda region: cfg.endpoint, self.root.access_key_id,
                                      self.root.secret_access_key)
         self.stack_store = StackStore(os.path.join(cfg.region_dir, "stacks.db"))
-        self.stacks = StackEngine(cfg.name, self.root.account_id, self.stack_store, self.clients)
-        self.iam = Iam(SqliteIamStore(os.path.join(cfg.data_dir, "iam.db")), self.root.account_id,
-                       TokenCodec(load_secret(cfg.data_dir)))
+        self.stacks = StackEngine(cfg.name, self.root.account_id, self.stack_store, self.clients,
+                                  self._forward_credential)
         self.audit_store = SqliteAuditStore(os.path.join(cfg.region_dir, "audit.db"))
         self.auditor = Auditor(cfg.name, self.root.account_id, self.audit_store, self.s3, logs=self.log_store,
                                delivery_seconds=cfg.audit_delivery_seconds, policy_check=iam_checker(self.iam),
@@ -148,6 +151,12 @@ class Region:
         policy, bound = authz.bucket_policy(bucket, principal)
         return self.iam.decide(principal, "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}", RequestKeys(principal),
                                policy, bound) == ALLOW
+
+    async def _forward_credential(self, principal: Principal) -> Credential:
+        """Credentials with exactly `principal`'s permissions, for CloudFormation acting on its behalf."""
+        if principal.is_root and principal.account_id == self.root.account_id:
+            return self.root.credential()
+        return await self.iam.forward_session(principal, CLOUDFORMATION)
 
     def _pass_role(self, principal: Principal, role_arn: str, source_ip: str) -> None:
         self.iam.pass_role(principal, role_arn, "cloudtrail.amazonaws.com", source_ip)

@@ -114,7 +114,8 @@ def build_record(call: CallRecord, recipient_account: str, ec: EventClass | None
         ec = classify(call.service, call.operation, call.bucket, call.key)
     p = call.principal
     headers = call.headers or {}
-    internal = invoked_by(p) == AWS_INTERNAL
+    by = invoked_by(p)
+    internal = by == AWS_INTERNAL
     ua = AWS_INTERNAL if internal else (call.user_agent or "")[:MAX_USER_AGENT]
     rec: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
@@ -123,7 +124,8 @@ def build_record(call: CallRecord, recipient_account: str, ec: EventClass | None
         "eventSource": event_source(call.service),
         "eventName": call.operation,
         "awsRegion": call.region,
-        "sourceIPAddress": AWS_INTERNAL if internal else (call.source_ip or ""),
+        # a service acting for the principal (AWS_INTERNAL, or e.g. CloudFormation) shows as the source
+        "sourceIPAddress": by or call.source_ip or "",
         "userAgent": ua,
     }
     if call.error_code:

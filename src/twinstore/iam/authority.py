@@ -57,10 +57,18 @@ class RequestKeys:
         if key in ("aws:sourcearn", "aws:sourceaccount") and p.extra:
             source = p.extra.get(key[4:])
             return [source] if source else None
+        if key == "aws:viaawsservice":
+            return ["true" if p.extra and p.extra.get("invoked_by") else "false"]
+        if key in _CALLED_VIA:  # a service acting with the principal's permissions (forward session)
+            via = p.extra.get("called_via") if p.extra else None
+            return [via] if via else None
         if key.startswith("aws:principaltag/") and p.extra:
             tag = p.extra.get("tag:" + key[len("aws:principaltag/"):])
             return [tag] if tag is not None else None
         return None
+
+
+_CALLED_VIA = frozenset({"aws:calledvia", "aws:calledviafirst", "aws:calledvialast"})
 
 
 def key_values(**kw: Any) -> dict[str, list[str]]:
@@ -135,6 +143,9 @@ class Iam:
             raise AWSError("InvalidToken", "The provided token is malformed or otherwise invalid.")
         if self.clock() >= s.expires_us:
             raise AWSError("ExpiredToken", "The provided token has expired.")
+        if s.user_arn:  # a service acting with an IAM user's permissions (forward_session)
+            return Credential(access_key_id, self.codec.secret_for(access_key_id), self._forward_user(s, token),
+                              token, s.expires_us)
         if not s.role_arn:  # an AWS service principal itself (service_credential)
             p = Principal("", s.source_identity, "AWSService", access_key_id, s.source_identity,
                           extra=_source_extra(s))
@@ -145,6 +156,16 @@ class Iam:
             p.extra.update(_tag_extra(role))
         return Credential(access_key_id, self.codec.secret_for(access_key_id), p, session_token=token,
                           expires_us=s.expires_us)
+
+    def _forward_user(self, s: Session, token: str) -> Principal:
+        """The IAM user of a forward session; a user deleted (or recreated: other id) since has no permissions
+        (identity_of checks the id)."""
+        name = s.user_arn.rsplit("/", 1)[-1]
+        user = self.state.entity(USER, name)
+        extra = {"user_name": name, "invoked_by": s.via, "called_via": s.via}
+        if user is not None and user.id == s.user_id:
+            extra.update(_tag_extra(user))
+        return Principal(self.account_id, s.user_arn, "IAMUser", s.access_key_id, s.user_id, token, extra)
 
     # ---- policies -----------------------------------------------------------------------------------------
     def identity_of(self, p: Principal) -> Identity:
@@ -159,10 +180,11 @@ class Iam:
         if p.type == "IAMUser":
             name = p.extra["user_name"]
             user = st.entity(USER, name)
-            boundary = user.boundary if user is not None else ""
-            docs += self.docs_of(USER, name)
-            for g in st.groups_of(name):
-                docs += self.docs_of(GROUP, g)
+            if user is not None and user.id == p.principal_id:  # not a deleted user's (forward) session
+                boundary = user.boundary
+                docs += self.docs_of(USER, name)
+                for g in st.groups_of(name):
+                    docs += self.docs_of(GROUP, g)
         elif p.type == "AssumedRole":
             role = st.entity(ROLE, p.extra["role_name"])
             if role is not None and role.id == p.extra.get("role_id"):
@@ -289,6 +311,38 @@ class Iam:
         return self.new_session(role, session_name or f"{service.split('.')[0]}-{int(time.time())}", duration_s,
                                 source=service.lower())[1]
 
+    async def forward_session(self, p: Principal, via: str, duration_s: int = 3600) -> Credential:
+        """Temporary credentials with exactly `p`'s permissions for a service acting on its behalf (AWS's
+        forward access sessions: CloudFormation without a service role): the session's principal has `p`'s
+        identity (ARN, unique id), hence its identity policies, boundary and session policy, and
+        `extra["invoked_by"] = via`. `p` is an IAM user or a role session (the root is the caller's business);
+        raises AccessDenied when it no longer exists (deleted, or recreated under its name)."""
+        await self.refresh()
+        akid = new_id("session", 20)
+        expires = self.clock() + duration_s * 1_000_000
+        if p.type == "IAMUser":
+            user = self.state.entity(USER, p.extra.get("user_name", ""))
+            if user is None or user.id != p.principal_id or user.arn != p.arn:
+                raise _gone(p)
+            s = Session(akid, "", "", "", expires, user_arn=user.arn, user_id=user.id, via=via)
+            token = self.codec.encode(s)
+            return Credential(akid, self.codec.secret_for(akid), self._forward_user(s, token), token, expires)
+        if p.type == "AssumedRole":
+            role = self.role_by_arn(p.extra.get("role_arn", ""))
+            if role is None or role.id != p.extra.get("role_id"):
+                raise _gone(p)
+            s = Session(akid, role.arn, role.id, p.extra["session_name"], expires, via, p.extra.get("policy", ""),
+                        via=via)
+            token = self.codec.encode(s)
+            return Credential(akid, self.codec.secret_for(akid), session_principal(self.account_id, s, token),
+                              token, expires)
+        raise AWSError("AccessDenied", f"{via} cannot act for the principal {p.arn or p.type}", status=403)
+
+
+def _gone(p: Principal) -> AWSError:
+    return AWSError("InvalidClientTokenId", f"The security token included in the request is invalid: {p.arn}, "
+                                            f"the identity it was issued for, no longer exists", status=403)
+
 
 def _source_extra(s: Session) -> dict[str, str]:
     return {k: v for k, v in (("sourcearn", s.source_arn), ("sourceaccount", s.source_account)) if v}
@@ -306,5 +360,7 @@ def session_principal(account_id: str, s: Session, token: str) -> Principal:
         extra["policy"] = s.policy
     if s.source_identity:
         extra["invoked_by"] = s.source_identity
+    if s.via:  # a forward session (forward_session): the service acts with this role session's permissions
+        extra["called_via"] = s.via
     return Principal(account_id, f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{s.session_name}",
                      "AssumedRole", s.access_key_id, f"{s.role_id}:{s.session_name}", token, extra)

@@ -56,6 +56,11 @@ class Session:
     policy: str = ""  # session policy document passed to AssumeRole, if any
     source_arn: str = ""  # service calls: the resource on whose behalf the service acts (aws:SourceArn)
     source_account: str = ""  # ... and its account (aws:SourceAccount)
+    # forward sessions (a service acting with its caller's permissions, e.g. CloudFormation): the calling IAM
+    # user (for a role-session caller, the role fields above), and the service acting for it
+    user_arn: str = ""
+    user_id: str = ""
+    via: str = ""
 
 
 class TokenError(ValueError):
@@ -73,7 +78,7 @@ class TokenCodec:
 
     def encode(self, s: Session) -> str:
         body = json.dumps([s.access_key_id, s.role_arn, s.role_id, s.session_name, s.expires_us,
-                           s.source_identity, s.policy, s.source_arn, s.source_account],
+                           s.source_identity, s.policy, s.source_arn, s.source_account, s.user_arn, s.user_id, s.via],
                           separators=(",", ":")).encode()
         payload = base64.urlsafe_b64encode(body).decode().rstrip("=")
         mac = base64.urlsafe_b64encode(hmac.new(self._mac_key, payload.encode(), hashlib.sha256).digest())

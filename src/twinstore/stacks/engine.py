@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable
 
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
+from .caller import CallerSessions, Forwarder
 from .clients import ClientFactory
 from .intrinsics import Context
 from .parameters import NO_ECHO_MASK
@@ -27,6 +28,9 @@ USER_INITIATED = "User Initiated"
 CANCELLED = "Resource creation cancelled"
 INTERRUPTED = "Resource creation cancelled: the region restarted during the operation"
 _GONE = ("DELETE_COMPLETE", "DELETE_SKIPPED")
+# attrs marker of a resource whose interrupted creation may have made it (planned_id), not checked yet because
+# the operation's caller could not act: each deletion asks again, as its own caller
+UNVERIFIED = "twinstore:unverified"
 
 
 def pseudo_parameters(stack: Stack, region: str, account_id: str) -> dict[str, Any]:
@@ -47,14 +51,17 @@ def _masked(stack: Stack, text: str) -> str:
 
 class StackEngine:
     def __init__(self, region: str, account_id: str, store: StackStore, clients: ClientFactory,
-                 workers: int = 8) -> None:
+                 forward: Forwarder, workers: int = 8) -> None:
+        """`forward`: credentials with a principal's permissions; providers sign with those of the principal
+        that started the operation (stack.caller), never with more."""
         self.region = region
         self.account_id = account_id
         self.store = store
         self.clients = clients
+        self.sessions = CallerSessions(forward)
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="stack-provider")
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._pending_delete: dict[str, list[str]] = {}
+        self._pending_delete: dict[str, tuple[list[str], dict[str, Any]]] = {}
         self._stopping = False
 
     # ---- lifecycle of the engine --------------------------------------------------------------------------
@@ -104,6 +111,7 @@ class StackEngine:
     def _done(self, stack_id: str, task: asyncio.Task[None]) -> None:
         if self._tasks.get(stack_id) is task:
             del self._tasks[stack_id]
+            self.sessions.forget(stack_id)
         if not task.cancelled() and task.exception() is not None:
             log.error("stack operation failed", exc_info=task.exception())
 
@@ -122,10 +130,11 @@ class StackEngine:
     def begin_delete(self, stack: Stack, retain: list[str]) -> None:
         self._spawn(stack.id, self._delete(stack, retain))
 
-    def request_delete(self, stack: Stack, retain: list[str]) -> bool:
-        """DeleteStack during a running creation: deleted once the creation settles. False if none runs."""
+    def request_delete(self, stack: Stack, retain: list[str], caller: dict[str, Any]) -> bool:
+        """DeleteStack during a running creation: deleted (as `caller`) once the creation settles. False if none
+        runs."""
         if stack.id in self._tasks and stack.status in ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
-            self._pending_delete[stack.id] = retain
+            self._pending_delete[stack.id] = (retain, caller)
             return True
         return False
 
@@ -136,13 +145,15 @@ class StackEngine:
                      _masked(stack, json.dumps(properties)) if properties is not None else None, stack.client_token)
 
     async def _stack_status(self, stack: Stack, status: str, reason: str, deleted: bool = False,
-                            retain: list[str] | None = None, keep_reason: bool = False) -> None:
+                            retain: list[str] | None = None, keep_reason: bool = False,
+                            caller: dict[str, Any] | None = None) -> None:
         """`keep_reason`: the stack keeps showing its previous reason (why a rollback happened)."""
         event = self._event(stack, stack.name, stack.id, STACK_TYPE, status, reason)
         stack.status = status
         if not keep_reason:
             stack.reason = reason
-        await self.store.set_stack_status(stack.id, status, stack.reason, event, deleted=deleted, retain=retain)
+        await self.store.set_stack_status(stack.id, status, stack.reason, event, deleted=deleted, retain=retain,
+                                          caller=caller)
 
     async def _resource(self, stack: Stack, r: Resource, reason: str = "", event: bool = True) -> None:
         r.reason = reason
@@ -233,9 +244,10 @@ class StackEngine:
         await self._rollback(stack, [])
 
     async def _after_create(self, stack: Stack) -> None:
-        retain = self._pending_delete.pop(stack.id, None)
-        if retain is not None:
-            await self._stack_status(stack, "DELETE_IN_PROGRESS", USER_INITIATED, retain=retain)
+        pending = self._pending_delete.pop(stack.id, None)
+        if pending is not None:
+            retain, stack.caller = pending
+            await self._stack_status(stack, "DELETE_IN_PROGRESS", USER_INITIATED, retain=retain, caller=stack.caller)
             await self._delete(stack, retain)
 
     async def _create_one(self, stack: Stack, rdef: ResourceDef, ctx: Context, imported: set[str],
@@ -273,9 +285,9 @@ class StackEngine:
             r.planned_id, r.planned_us = physical_id, now_us()
             report(self._resource(stack, r, event=False))
 
-        pctx = self._provider_context(stack, rdef.logical_id, initiated)
-        pctx.planned = planned
         try:
+            pctx = await self._provider_context(stack, rdef.logical_id, initiated)
+            pctx.planned = planned
             physical_id, attrs = await loop.run_in_executor(self._pool, provider.create, pctx, r.properties)
         except ProviderError as e:
             r.status = "CREATE_FAILED"
@@ -297,9 +309,12 @@ class StackEngine:
         await self._resource(stack, r)
         return True
 
-    def _provider_context(self, stack: Stack, logical_id: str, initiated: Callable[[str], None]) -> ProviderContext:
+    async def _provider_context(self, stack: Stack, logical_id: str, initiated: Callable[[str], None]
+                                ) -> ProviderContext:
+        """Clients signed as the operation's caller; ProviderError when it cannot act (e.g. deleted)."""
+        cred = await self.sessions.credential(stack.id, stack.caller)
         return ProviderContext(stack.name, stack.id, self.region, self.account_id, logical_id,
-                               lambda service: self.clients.client(service, self.region), initiated,
+                               lambda service: self.clients.client(service, self.region, cred), initiated,
                                stack_tags=stack.tags)
 
     async def _resume_create(self, stack: Stack) -> None:
@@ -307,7 +322,10 @@ class StackEngine:
         for r in await self.store.resources(stack.id):
             if r.status == "CREATE_IN_PROGRESS":
                 if r.physical_id is None and r.planned_id is not None:
-                    r.physical_id = await self._made_before_restart(stack, r)
+                    try:
+                        r.physical_id = await self._made_before_restart(stack, r)
+                    except ProviderError:  # the caller cannot act (deleted): ask again when deleting
+                        r.attrs[UNVERIFIED] = True
                 r.status = "CREATE_FAILED"
                 await self._resource(stack, r, INTERRUPTED)
                 failed.append(r.logical_id)
@@ -320,7 +338,7 @@ class StackEngine:
         check = getattr(PROVIDERS.get(r.type), "created_since", None)
         if check is None or r.planned_id is None or r.planned_us is None:
             return None
-        pctx = self._provider_context(stack, r.logical_id, lambda _: None)
+        pctx = await self._provider_context(stack, r.logical_id, lambda _: None)  # may raise ProviderError
         try:
             made = await asyncio.get_running_loop().run_in_executor(self._pool, check, pctx, r.planned_id,
                                                                     r.planned_us)
@@ -405,16 +423,24 @@ class StackEngine:
     async def _delete_one(self, stack: Stack, r: Resource, retained: bool, rollback: bool) -> bool:
         keep = retained or r.deletion_policy == "Retain" or (r.deletion_policy == "RetainExceptOnCreate"
                                                                and not rollback)
-        if keep and r.physical_id is not None:
+        if keep and (r.physical_id is not None or r.attrs.get(UNVERIFIED)):
             r.status = "DELETE_SKIPPED"
             await self._resource(stack, r)
             return True
         provider = PROVIDERS.get(r.type)
         r.status = "DELETE_IN_PROGRESS"
         await self._resource(stack, r)
-        if r.physical_id is not None and provider is not None:
-            pctx = self._provider_context(stack, r.logical_id, lambda _: None)
+        if r.physical_id is None and r.attrs.get(UNVERIFIED):  # made before a restart? ask as this caller
             try:
+                r.physical_id = await self._made_before_restart(stack, r)
+            except ProviderError as e:
+                r.status = "DELETE_FAILED"
+                await self._resource(stack, r, e.reason)
+                return False
+            del r.attrs[UNVERIFIED]
+        if r.physical_id is not None and provider is not None:
+            try:
+                pctx = await self._provider_context(stack, r.logical_id, lambda _: None)
                 await asyncio.get_running_loop().run_in_executor(
                     self._pool, provider.delete, pctx, r.physical_id, r.properties, r.attrs)
             except ProviderError as e:

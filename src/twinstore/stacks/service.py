@@ -14,6 +14,7 @@ from ..auth.principal import Principal
 from ..auth.request import ApiRequest
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
+from .caller import record
 from .engine import USER_INITIATED, StackEngine, pseudo_parameters
 from .errors import validation
 from .parameters import NO_ECHO_MASK
@@ -129,6 +130,12 @@ class CloudFormationService:
             raise validation(f"Stack with id {name} does not exist")
         return stack
 
+    @staticmethod
+    def _caller_record() -> dict[str, Any]:
+        """The principal of the call being served, as the stack operation it starts records it."""
+        caller = _caller.get()
+        return record(caller) if caller is not None else {}
+
     def _event(self, stack: Stack, status: str, reason: str) -> Event:
         return Event(stack.id, new_event_id(), stack.name, stack.id, STACK_TYPE, now_us(), status, reason, None,
                      stack.client_token)
@@ -178,7 +185,8 @@ class CloudFormationService:
                       name=name, status="CREATE_IN_PROGRESS", template=body, parameters=[],
                       capabilities=[str(c) for c in params.get("Capabilities") or []], tags=tags,
                       on_failure=on_failure, created_us=now_us(), reason=USER_INITIATED,
-                      description=template.description, client_token=params.get("ClientRequestToken"))
+                      description=template.description, client_token=params.get("ClientRequestToken"),
+                      caller=self._caller_record())
         ctx = template.context(given, pseudo_parameters(stack, self.region, self.account_id))
         template.graph(ctx.conditions)
         template.check_capabilities(stack.capabilities)
@@ -210,16 +218,18 @@ class CloudFormationService:
             if unknown:
                 raise validation(f"The specified resources to retain do not exist in the stack: "
                                  f"[{', '.join(unknown)}]")
+        caller = self._caller_record()
         if self.engine.busy(stack.id):
-            if self.engine.request_delete(stack, retain):
+            if self.engine.request_delete(stack, retain, caller):
                 return {}
             await self.engine.wait_idle(stack.id)  # a rollback about to settle
             stack = await self._stack(stack.id)
             if stack.status == "DELETE_COMPLETE":
                 return {}
-        stack.status, stack.reason, stack.retain = "DELETE_IN_PROGRESS", USER_INITIATED, retain
+        stack.status, stack.reason, stack.retain, stack.caller = "DELETE_IN_PROGRESS", USER_INITIATED, retain, caller
         await self.store.set_stack_status(stack.id, stack.status, stack.reason,
-                                          self._event(stack, stack.status, USER_INITIATED), retain=retain)
+                                          self._event(stack, stack.status, USER_INITIATED), retain=retain,
+                                          caller=caller)
         self.engine.begin_delete(stack, retain)
         return {}
 

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS stacks (
   template TEXT NOT NULL, description TEXT, parameters TEXT NOT NULL, no_echo TEXT NOT NULL,
   capabilities TEXT NOT NULL, tags TEXT NOT NULL, on_failure TEXT NOT NULL, created_us INTEGER NOT NULL,
   updated_us INTEGER, deleted_us INTEGER, outputs TEXT NOT NULL DEFAULT '[]', retain TEXT NOT NULL DEFAULT '[]',
-  client_token TEXT
+  client_token TEXT, caller TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS stacks_name ON stacks(name, deleted_us);
 CREATE TABLE IF NOT EXISTS resources (
@@ -61,6 +61,9 @@ class Stack:
     outputs: list[dict[str, str]] = field(default_factory=list)
     retain: list[str] = field(default_factory=list)
     client_token: str | None = None
+    # who started the current operation (CreateStack/DeleteStack), as caller.py records it (no secrets): the
+    # providers act with that principal's permissions
+    caller: dict[str, Any] = field(default_factory=dict)
 
     @property
     def in_progress(self) -> bool:
@@ -98,7 +101,7 @@ class Event:
 
 
 _STACK_COLS = ("id, name, status, reason, template, description, parameters, no_echo, capabilities, tags, "
-               "on_failure, created_us, updated_us, deleted_us, outputs, retain, client_token")
+               "on_failure, created_us, updated_us, deleted_us, outputs, retain, client_token, caller")
 _RES_COLS = ("stack_id, logical_id, type, physical_id, status, reason, properties, attrs, deletion_policy, updated_us, "
              "planned_id, planned_us")
 _EV_COLS = "stack_id, event_id, logical_id, physical_id, type, ts_us, status, reason, properties, client_token"
@@ -108,7 +111,8 @@ def _stack(r: tuple[Any, ...]) -> Stack:
     return Stack(id=r[0], name=r[1], status=r[2], reason=r[3], template=r[4], description=r[5],
                  parameters=json.loads(r[6]), no_echo=json.loads(r[7]), capabilities=json.loads(r[8]),
                  tags=json.loads(r[9]), on_failure=r[10], created_us=r[11], updated_us=r[12], deleted_us=r[13],
-                 outputs=json.loads(r[14]), retain=json.loads(r[15]), client_token=r[16])
+                 outputs=json.loads(r[14]), retain=json.loads(r[15]), client_token=r[16],
+                 caller=json.loads(r[17]) if r[17] else {})
 
 
 def _resource(r: tuple[Any, ...]) -> Resource:
@@ -128,6 +132,7 @@ class NameTaken(Exception):
 class StackStore:
     def __init__(self, path: str) -> None:
         self.db = SqliteEngine(path, SCHEMA, readers=2)
+        self.db.read_sync(_migrate)
 
     def close(self) -> None:
         self.db.close()
@@ -138,16 +143,18 @@ class StackStore:
         def op(c: sqlite3.Connection) -> None:
             if c.execute("SELECT 1 FROM stacks WHERE name=? AND deleted_us IS NULL", (s.name,)).fetchone():
                 raise NameTaken(s.name)
-            c.execute(f"INSERT INTO stacks({_STACK_COLS}) VALUES ({','.join('?' * 17)})", (
+            c.execute(f"INSERT INTO stacks({_STACK_COLS}) VALUES ({','.join('?' * 18)})", (
                 s.id, s.name, s.status, s.reason, s.template, s.description, json.dumps(s.parameters),
                 json.dumps(s.no_echo), json.dumps(s.capabilities), json.dumps(s.tags), s.on_failure, s.created_us,
-                s.updated_us, s.deleted_us, json.dumps(s.outputs), json.dumps(s.retain), s.client_token))
+                s.updated_us, s.deleted_us, json.dumps(s.outputs), json.dumps(s.retain), s.client_token,
+                json.dumps(s.caller)))
             _insert_event(c, event)
         await self.db.write(op)
 
     async def set_stack_status(self, stack_id: str, status: str, reason: str, event: Event | None,
                                deleted: bool = False, outputs: list[dict[str, str]] | None = None,
-                               retain: list[str] | None = None) -> None:
+                               retain: list[str] | None = None, caller: dict[str, Any] | None = None) -> None:
+        """`caller`: who starts the operation this status begins (recorded in the same transaction)."""
         def op(c: sqlite3.Connection) -> None:
             c.execute("UPDATE stacks SET status=?, reason=?, updated_us=? WHERE id=?",
                       (status, reason, now_us(), stack_id))
@@ -159,6 +166,8 @@ class StackStore:
                 c.execute("UPDATE stacks SET outputs=? WHERE id=?", (json.dumps(outputs), stack_id))
             if retain is not None:
                 c.execute("UPDATE stacks SET retain=? WHERE id=?", (json.dumps(retain), stack_id))
+            if caller is not None:
+                c.execute("UPDATE stacks SET caller=? WHERE id=?", (json.dumps(caller), stack_id))
             if event is not None:
                 _insert_event(c, event)
         await self.db.write(op)
@@ -245,6 +254,12 @@ class StackStore:
             "SELECT e.name, s.name FROM exports e JOIN imports i ON i.export_name=e.name "
             "JOIN stacks s ON s.id=i.stack_id WHERE e.stack_id=? AND s.deleted_us IS NULL AND s.id<>?",
             (stack_id, stack_id)).fetchall())
+
+
+def _migrate(c: sqlite3.Connection) -> None:
+    """Columns added since a stacks.db was created."""
+    if "caller" not in {r[1] for r in c.execute("PRAGMA table_info(stacks)")}:
+        c.execute("ALTER TABLE stacks ADD COLUMN caller TEXT NOT NULL DEFAULT ''")
 
 
 def _insert_event(c: sqlite3.Connection, e: Event) -> None:
