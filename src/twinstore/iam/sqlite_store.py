@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import mmap
 import os
+import secrets
 import sqlite3
+import time
+from typing import Callable, TypeVar
 
 from ..meta.sqlite.engine import SqliteEngine, connect
 from .errors import already_exists, delete_conflict, limit_exceeded, no_such_entity
 from .model import GROUP, ROLE, USER, AccessKey, Entity, IamState, ManagedPolicy, PolicyVersion
+
+_T = TypeVar("_T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (
@@ -67,6 +73,28 @@ def _need_policy(c: sqlite3.Connection, arn: str) -> tuple[str, int]:
     return row[0], row[1]
 
 
+class _ChangeToken:
+    """8 bytes in a file every region process maps: a fresh random value after each IAM commit."""
+
+    def __init__(self, path: str) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < 8:
+                os.ftruncate(fd, 8)
+            self._map = mmap.mmap(fd, 8)
+        finally:
+            os.close(fd)
+
+    def read(self) -> bytes:
+        return self._map[:8]
+
+    def bump(self) -> None:
+        self._map[:8] = secrets.token_bytes(8)
+
+    def close(self) -> None:
+        self._map.close()
+
+
 class SqliteIamStore:
     def __init__(self, path: str) -> None:
         # holds users' secret access keys: 0600 from the start (SQLite gives -wal/-shm the database's mode)
@@ -74,15 +102,35 @@ class SqliteIamStore:
         self.db = SqliteEngine(path, SCHEMA, readers=1)
         self._probe = connect(path, readonly=True)  # used only by the event loop's thread
         self._version = -1
+        self._token = _ChangeToken(path + ".changed")
+        self._seen = b""
+        self._probed_at = 0.0
 
     def changed(self) -> bool:
-        """`PRAGMA data_version` moves when any other connection (any process, or this one's writer) commits:
-        a few microseconds, no I/O beyond the WAL index in shared memory."""
-        v = self._probe.execute("PRAGMA data_version").fetchone()[0]
-        if v != self._version:
-            self._version = v
-            return True
-        return False
+        """Whether any process committed an IAM change since the last call. Every write through this store
+        stores a fresh random token in a small shared-memory file after its commit (and before its caller
+        answers), so the per-request check is one 8-byte read. `PRAGMA data_version` (which moves on any commit
+        by any connection, ~30 µs) is still consulted every 100 ms, for a writer that died between its commit
+        and its token."""
+        changed = False
+        token = self._token.read()
+        if token != self._seen:
+            self._seen = token
+            changed = True
+        now = time.monotonic()
+        if changed or now - self._probed_at >= 0.1:
+            self._probed_at = now
+            v = self._probe.execute("PRAGMA data_version").fetchone()[0]
+            if v != self._version:
+                self._version = v
+                changed = True
+        return changed
+
+    async def _write(self, op: Callable[[sqlite3.Connection], _T]) -> _T:
+        try:
+            return await self.db.write(op)
+        finally:
+            self._token.bump()
 
     async def load(self) -> IamState:
         return await self.db.read(_load)
@@ -98,7 +146,7 @@ class SqliteIamStore:
                       " tags, boundary, trust_ids) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                       (e.kind, e.name, e.id, e.path, e.arn, e.created_us, e.trust, e.description, e.max_session,
                        json.dumps(e.tags), e.boundary, json.dumps(e.trust_ids)))
-        await self.db.write(op)
+        await self._write(op)
 
     async def update_entity(self, e: Entity) -> None:
         def op(c: sqlite3.Connection) -> None:
@@ -110,7 +158,7 @@ class SqliteIamStore:
                              json.dumps(e.trust_ids), e.kind, e.name))
             if cur.rowcount == 0:
                 raise missing(e.kind, e.name)
-        await self.db.write(op)
+        await self._write(op)
 
     async def delete_entity(self, kind: str, name: str) -> None:
         def op(c: sqlite3.Connection) -> None:
@@ -126,7 +174,7 @@ class SqliteIamStore:
             if kind == GROUP and c.execute("SELECT 1 FROM group_members WHERE grp=?", (name,)).fetchone():
                 raise delete_conflict("Cannot delete entity, must remove users from group first.")
             c.execute("DELETE FROM entities WHERE kind=? AND name=?", (kind, name))
-        await self.db.write(op)
+        await self._write(op)
 
     # ---- inline policies ----------------------------------------------------------------------------------
     async def put_inline(self, kind: str, name: str, policy_name: str, document: str, max_total: int) -> None:
@@ -139,7 +187,7 @@ class SqliteIamStore:
                 "SELECT document FROM inline_policies WHERE kind=? AND entity=?", (kind, name)))
             if total > max_total:
                 raise limit_exceeded(f"Maximum policy size of {max_total} bytes exceeded for {_NOUN[kind]} {name}")
-        await self.db.write(op)
+        await self._write(op)
 
     async def delete_inline(self, kind: str, name: str, policy_name: str) -> None:
         def op(c: sqlite3.Connection) -> None:
@@ -148,7 +196,7 @@ class SqliteIamStore:
                             (kind, name, policy_name))
             if cur.rowcount == 0:
                 raise no_such_entity(f"The {_NOUN[kind]} policy with name {policy_name} cannot be found.")
-        await self.db.write(op)
+        await self._write(op)
 
     # ---- attachments --------------------------------------------------------------------------------------
     async def attach(self, kind: str, name: str, arn: str, builtin: bool) -> None:
@@ -166,7 +214,7 @@ class SqliteIamStore:
                                      f"{MAX_ATTACHED}")
             seq = c.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM attachments").fetchone()[0]
             c.execute("INSERT INTO attachments(kind, entity, arn, seq) VALUES (?,?,?,?)", (kind, name, arn, seq))
-        await self.db.write(op)
+        await self._write(op)
 
     async def detach(self, kind: str, name: str, arn: str) -> None:
         def op(c: sqlite3.Connection) -> None:
@@ -174,7 +222,7 @@ class SqliteIamStore:
             cur = c.execute("DELETE FROM attachments WHERE kind=? AND entity=? AND arn=?", (kind, name, arn))
             if cur.rowcount == 0:
                 raise no_such_entity(f"Policy {arn} was not found.")
-        await self.db.write(op)
+        await self._write(op)
 
     # ---- access keys --------------------------------------------------------------------------------------
     async def add_key(self, key: AccessKey) -> None:
@@ -185,7 +233,7 @@ class SqliteIamStore:
                 raise limit_exceeded(f"Cannot exceed quota for AccessKeysPerUser: {MAX_KEYS}")
             c.execute("INSERT INTO access_keys(akid, user, secret, status, created_us) VALUES (?,?,?,?,?)",
                       (key.access_key_id, key.user, key.secret, key.status, key.created_us))
-        await self.db.write(op)
+        await self._write(op)
 
     async def update_key(self, user: str, access_key_id: str, status: str) -> None:
         def op(c: sqlite3.Connection) -> None:
@@ -193,7 +241,7 @@ class SqliteIamStore:
             cur = c.execute("UPDATE access_keys SET status=? WHERE akid=? AND user=?", (status, access_key_id, user))
             if cur.rowcount == 0:
                 raise no_such_entity(f"The Access Key with id {access_key_id} cannot be found.")
-        await self.db.write(op)
+        await self._write(op)
 
     async def delete_key(self, user: str, access_key_id: str) -> None:
         def op(c: sqlite3.Connection) -> None:
@@ -201,7 +249,7 @@ class SqliteIamStore:
             cur = c.execute("DELETE FROM access_keys WHERE akid=? AND user=?", (access_key_id, user))
             if cur.rowcount == 0:
                 raise no_such_entity(f"The Access Key with id {access_key_id} cannot be found.")
-        await self.db.write(op)
+        await self._write(op)
 
     # ---- managed policies ---------------------------------------------------------------------------------
     async def create_policy(self, p: ManagedPolicy) -> None:
@@ -213,7 +261,7 @@ class SqliteIamStore:
                       (p.arn, p.name, p.id, p.path, p.description, "v1", 2, p.created_us, p.updated_us))
             c.execute("INSERT INTO policy_versions(arn, version, document, created_us) VALUES (?,?,?,?)",
                       (p.arn, "v1", p.versions["v1"].document, p.created_us))
-        await self.db.write(op)
+        await self._write(op)
 
     async def add_policy_version(self, arn: str, document: str, set_default: bool, now_us: int) -> str:
         def op(c: sqlite3.Connection) -> str:
@@ -229,7 +277,7 @@ class SqliteIamStore:
             if set_default:
                 c.execute("UPDATE policies SET default_version=? WHERE arn=?", (vid, arn))
             return vid
-        return await self.db.write(op)
+        return await self._write(op)
 
     async def set_default_version(self, arn: str, version_id: str, now_us: int) -> None:
         def op(c: sqlite3.Connection) -> None:
@@ -237,7 +285,7 @@ class SqliteIamStore:
             if not c.execute("SELECT 1 FROM policy_versions WHERE arn=? AND version=?", (arn, version_id)).fetchone():
                 raise no_such_entity(f"Policy {arn} version {version_id} does not exist or is not attachable.")
             c.execute("UPDATE policies SET default_version=?, updated_us=? WHERE arn=?", (version_id, now_us, arn))
-        await self.db.write(op)
+        await self._write(op)
 
     async def delete_policy_version(self, arn: str, version_id: str) -> None:
         def op(c: sqlite3.Connection) -> None:
@@ -247,7 +295,7 @@ class SqliteIamStore:
             cur = c.execute("DELETE FROM policy_versions WHERE arn=? AND version=?", (arn, version_id))
             if cur.rowcount == 0:
                 raise no_such_entity(f"Policy {arn} version {version_id} does not exist.")
-        await self.db.write(op)
+        await self._write(op)
 
     async def delete_policy(self, arn: str) -> None:
         def op(c: sqlite3.Connection) -> None:
@@ -261,7 +309,7 @@ class SqliteIamStore:
                                       "policy.")
             c.execute("DELETE FROM policy_versions WHERE arn=?", (arn,))
             c.execute("DELETE FROM policies WHERE arn=?", (arn,))
-        await self.db.write(op)
+        await self._write(op)
 
     # ---- groups -------------------------------------------------------------------------------------------
     async def add_member(self, group: str, user: str) -> None:
@@ -269,17 +317,18 @@ class SqliteIamStore:
             _need_entity(c, GROUP, group)
             _need_entity(c, USER, user)
             c.execute("INSERT OR IGNORE INTO group_members(grp, user) VALUES (?,?)", (group, user))
-        await self.db.write(op)
+        await self._write(op)
 
     async def remove_member(self, group: str, user: str) -> None:
         def op(c: sqlite3.Connection) -> None:
             _need_entity(c, GROUP, group)
             _need_entity(c, USER, user)
             c.execute("DELETE FROM group_members WHERE grp=? AND user=?", (group, user))
-        await self.db.write(op)
+        await self._write(op)
 
     async def close(self) -> None:
         self.db.close()
+        self._token.close()
         self._probe.close()
 
 
