@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import signal
 import sys
 import tempfile
@@ -47,7 +46,7 @@ from typing import Any
 import aiohttp
 
 from .client import S3_NS, S3Client, S3Error
-from .replication import create_role, head_ok, pending_ops, put_replication, start_region
+from .replication import create_role, head_ok, pending_ops, put_replication, start_region, teardown
 from .scenarios import percentile
 from .servers import TWINSTORE_ACCESS_KEY, TWINSTORE_SECRET_KEY, Server
 from .sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, sha256_hex
@@ -369,15 +368,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                        "primary_faults_before_kill": d.early_faults},
         })
     finally:
-        for c in clients.values():
-            await c.close()
-        for s in servers.values():
-            s.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        if not args.keep_logs:
-            shutil.rmtree(log_dir, ignore_errors=True)
-        else:
-            log(f"logs in {log_dir}")
+        await teardown(clients.values(), servers.values(), data_dir, log_dir, args.keep_logs)
     return out
 
 

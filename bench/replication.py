@@ -28,7 +28,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from .client import S3Client, S3Error
 from .scenarios import percentile
@@ -54,6 +54,20 @@ def start_region(name: str, data_dir: Path, log_dir: Path, port: int | None = No
                "PYTHONPATH": str(REPO_ROOT / "src") + (os.pathsep + pp if pp else "")})
     srv.wait_ready("/_twinstore/health", want_200=True)
     return srv
+
+
+async def teardown(clients: Iterable[S3Client], servers: Iterable[Server], data_dir: Path, log_dir: Path,
+                   keep_logs: bool) -> None:
+    """Closes the clients, stops the servers, removes the data (and the logs unless asked to keep them)."""
+    for c in clients:
+        await c.close()
+    for s in servers:
+        s.stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
+    if not keep_logs:
+        shutil.rmtree(log_dir, ignore_errors=True)
+    else:
+        log(f"logs in {log_dir}")
 
 
 def create_role(endpoint: str, region: str) -> str:
@@ -260,15 +274,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                              "exactly_once": ev == wv and len(set(ev)) == len(ev)}
             log(f"  {json.dumps(out['outage'])}")
     finally:
-        for c in clients.values():
-            await c.close()
-        for s in servers.values():
-            s.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        if not args.keep_logs:
-            shutil.rmtree(log_dir, ignore_errors=True)
-        else:
-            log(f"logs in {log_dir}")
+        await teardown(clients.values(), servers.values(), data_dir, log_dir, args.keep_logs)
     return out
 
 

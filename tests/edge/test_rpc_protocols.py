@@ -146,3 +146,51 @@ def test_a_region_unknown_to_the_deployment_is_refused(east: RegionProcess) -> N
     with pytest.raises(ClientError) as info:
         kms.list_keys()
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def _signed_post(region: RegionProcess, service: str, body: bytes, headers: dict[str, str]) -> Any:
+    """A request signed by botocore's SigV4 (as any SDK would) carrying a body the SDK would never send."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from harness import ACCESS_KEY
+
+    req = AWSRequest(method="POST", url=region.endpoint + "/", data=body, headers=headers)
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), service, region.name).add_auth(req)
+    raw = urllib.request.Request(region.endpoint + "/", data=body, method="POST", headers=dict(req.headers.items()))
+    try:
+        with urllib.request.urlopen(raw) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_malformed_bodies_through_a_real_region_get_protocol_errors_and_change_nothing(east: RegionProcess) -> None:
+    import json
+
+    logs = east.client("logs")
+    before = logs.describe_log_groups()["logGroups"]
+    status, body = _signed_post(east, "logs", b'{"logGroupName": ',
+                                {"X-Amz-Target": "Logs_20140328.CreateLogGroup",
+                                 "Content-Type": "application/x-amz-json-1.1"})
+    assert status == 400 and json.loads(body)["__type"] == "SerializationException"
+    status, body = _signed_post(east, "logs", b'{"logGroupName": 7}',
+                                {"X-Amz-Target": "Logs_20140328.CreateLogGroup",
+                                 "Content-Type": "application/x-amz-json-1.1"})
+    assert status == 400 and json.loads(body)["__type"] == "SerializationException"
+    status, body = _signed_post(east, "logs", b"{}", {"X-Amz-Target": "Logs_20140328.NoSuchOperation",
+                                                     "Content-Type": "application/x-amz-json-1.1"})
+    assert status == 400 and json.loads(body)["__type"] == "UnknownOperationException"
+    assert logs.describe_log_groups()["logGroups"] == before
+    iam = east.client("iam")
+    roles = iam.list_roles()["Roles"]
+    status, body = _signed_post(east, "iam", b"Action=CreateRole&Version=2010-05-08&RoleName=r&MaxSessionDuration=x",
+                                {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 400 and b"<Code>MalformedInput</Code>" in body and b"<ErrorResponse" in body
+    status, body = _signed_post(east, "iam", b"Action=Frobnicate&Version=2010-05-08",
+                                {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 400 and b"<Code>InvalidAction</Code>" in body
+    assert iam.list_roles()["Roles"] == roles

@@ -176,10 +176,14 @@ async def create_trail(svc: CloudTrailService, req: ApiRequest) -> dict[str, Any
               "Tags": {t["Key"]: t.get("Value", "") for t in p.get("TagsList") or []}}
     trail = Trail(config, basic=[dict(s) for s in DEFAULT_SELECTORS])
     await svc.auditor.save(trail)
-    out = svc.view(trail)
-    out.pop("HomeRegion")
-    out.pop("HasCustomEventSelectors")
-    out.pop("HasInsightSelectors")
+    return _trail_answer(svc, trail)
+
+
+def _trail_answer(svc: CloudTrailService, t: Trail) -> dict[str, Any]:
+    """Create/UpdateTrail answer the trail's description without the members only DescribeTrails has."""
+    out = svc.view(t)
+    for k in ("HomeRegion", "HasCustomEventSelectors", "HasInsightSelectors"):
+        out.pop(k)
     return out
 
 
@@ -199,11 +203,7 @@ async def update_trail(svc: CloudTrailService, req: ApiRequest) -> dict[str, Any
                                   c.get("CloudWatchLogsRoleArn"), t.name)
     t.config = c
     await svc.auditor.save(t)
-    out = svc.view(t)
-    out.pop("HomeRegion")
-    out.pop("HasCustomEventSelectors")
-    out.pop("HasInsightSelectors")
-    return out
+    return _trail_answer(svc, t)
 
 
 @op

@@ -304,23 +304,23 @@ async def cancel_key_deletion(svc: KmsService, req: ApiRequest) -> dict[str, Any
     return {"KeyId": key.arn}
 
 
-@op("DisableKey")
-async def disable_key(svc: KmsService, req: ApiRequest) -> dict[str, Any]:
+def _set_state(svc: KmsService, req: ApiRequest, state: str) -> dict[str, Any]:
+    """Enable/DisableKey: any state but pending deletion may change to `state`."""
     key = svc.customer_key(req)
     if key.state == "PendingDeletion":
         raise AWSError("KMSInvalidStateException", f"{key.arn} is pending deletion.", status=400)
-    key.state = "Disabled"
+    key.state = state
     svc.store.dirty = True
     return {}
+
+
+@op("DisableKey")
+async def disable_key(svc: KmsService, req: ApiRequest) -> dict[str, Any]:
+    return _set_state(svc, req, "Disabled")
 
 
 @op("EnableKey")
 async def enable_key(svc: KmsService, req: ApiRequest) -> dict[str, Any]:
-    key = svc.customer_key(req)
-    if key.state == "PendingDeletion":
-        raise AWSError("KMSInvalidStateException", f"{key.arn} is pending deletion.", status=400)
-    key.state = "Enabled"
-    svc.store.dirty = True
-    return {}
+    return _set_state(svc, req, "Enabled")
 
 
