@@ -112,7 +112,7 @@ def test_caller_with_permissions_creates_and_deletes(east: Any, s3: Any) -> None
         for e in ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateRole"}]
                                   )["Events"]:
             rec = json.loads(e["CloudTrailEvent"])
-            if rec.get("requestParameters", {}).get("roleName") == role:
+            if (rec.get("requestParameters") or {}).get("roleName") == role:
                 found.append(rec)
         time.sleep(0.2)
     assert found, "no CreateRole record"
