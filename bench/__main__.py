@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import report
-from .scenarios import ALL_SCENARIOS, Config, Result, TargetRun, parse_size, size_label
+from .scenarios import ALL_SCENARIOS, Config, Result, TargetRun, merge_results, parse_size, size_label
 from .servers import (
     TWINSTORE_ACCESS_KEY,
     TWINSTORE_SECRET_KEY,
@@ -99,6 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return a
 
 
+INTERLEAVED = ("put-large", "get-large")  # measured in rounds, one transfer per target per round
+
+
 def plan(scenarios: list[str], sizes: list[int]) -> list[tuple[str, int | None]]:
     """Ordered measurement units; large ones size-major (put 64M, get 64M, put 1G, get 1G)."""
     large = ("put-large", "get-large", "range-large")
@@ -167,11 +170,29 @@ async def bench(a: argparse.Namespace, servers: dict[str, Server]) -> list[Resul
             print(f"  [{name:>9}] bucket {tr.bucket} created, versioning Enabled", file=sys.stderr)
         order = list(servers)
         for idx, (sc, size) in enumerate(plan(a.scenarios, a.sizes)):
-            for name in (order if idx % 2 == 0 else order[::-1]):
-                await asyncio.sleep(a.pause)
-                r = await run_unit(runs[name], sc, size)
-                if r is None:
-                    continue
+            first = order if idx % 2 == 0 else order[::-1]
+            if sc in INTERLEAVED and len(order) > 1:
+                # one transfer per target per round, the order flipping every round: a large write leaves the
+                # disk busy (writeback, the device's own caches) for a while, which would otherwise always
+                # slow whichever target goes second
+                parts: dict[str, list[Result]] = {name: [] for name in order}
+                for rnd in range(a.large_reps):
+                    for name in (first if rnd % 2 == 0 else first[::-1]):
+                        await asyncio.sleep(a.pause)
+                        runs[name].rep_limit = 1
+                        r = await run_unit(runs[name], sc, size)
+                        runs[name].rep_limit = None
+                        if r is not None:
+                            parts[name].append(r)
+                merged = [merge_results(parts[name]) for name in first if parts[name]]
+            else:
+                merged = []
+                for name in first:
+                    await asyncio.sleep(a.pause)
+                    r = await run_unit(runs[name], sc, size)
+                    if r is not None:
+                        merged.append(r)
+            for r in merged:
                 _progress(r)
                 results.append(r)
         if a.cleanup:

@@ -181,6 +181,31 @@ class Sampler:
             r.server_vmhwm_mib = self.server.vmhwm_kib() / 1024
 
 
+def merge_results(parts: list[Result]) -> Result:
+    """One Result from rounds of the same large scenario on one target (see bench/__main__.py): rates from the
+    summed bytes and time, percentiles over the rounds' single-op latencies, CPU weighted by time."""
+    first = parts[0]
+    r = Result(first.scenario, first.target, first.unit, first.concurrency)
+    r.ops = sum(p.ops for p in parts)
+    r.errors = sum(p.errors for p in parts)
+    r.elapsed_s = sum(p.elapsed_s for p in parts)
+    r.bytes = sum(p.bytes for p in parts)
+    r.rate = r.bytes / 1e6 / r.elapsed_s if r.elapsed_s else 0.0
+    r.first_error = next((p.first_error for p in parts if p.first_error), None)
+    lat = sorted(p.elapsed_s / p.ops for p in parts if p.ops)
+    r.p50_ms, r.p99_ms = percentile(lat, 50) * 1e3, percentile(lat, 99) * 1e3
+    r.max_ms = lat[-1] * 1e3 if lat else float("nan")
+    wall = r.elapsed_s or 1.0
+    r.client_cpu_pct = sum(p.client_cpu_pct * p.elapsed_s for p in parts) / wall
+    if first.server_cpu_pct is not None:
+        r.server_cpu_pct = sum((p.server_cpu_pct or 0.0) * p.elapsed_s for p in parts) / wall
+        cpu_us = sum((p.server_cpu_us_per_op or 0.0) * p.ops for p in parts)
+        r.server_cpu_us_per_op = cpu_us / r.ops if r.ops else None
+        r.server_rss_max_mib = max(p.server_rss_max_mib or 0.0 for p in parts)
+        r.server_vmhwm_mib = parts[-1].server_vmhwm_mib
+    return r
+
+
 class TargetRun:
     """All scenarios for one target: its client, buckets and the keys written so far."""
 
@@ -192,6 +217,7 @@ class TargetRun:
         self.list_bucket = f"bench-{run_id}-list"
         self.trail_bucket = f"bench-{run_id}-trail"
         self._trails = 0
+        self.rep_limit: int | None = None  # set by the runner to interleave large reps across targets
         self.small_keys: list[str] = []
         self.iam_client: S3Client | None = None
         self.large_done: set[int] = set()
@@ -492,4 +518,5 @@ class TargetRun:
 
     async def _measure_large(self, name: str, op: Callable[[int], Awaitable[int]]) -> Result:
         """Up to ``large_reps`` sequential ops, stopping once ``duration`` has passed (>= 1 op)."""
-        return await self._measure(name, "MB/s", 1, op, self.cfg.duration, self.cfg.large_reps)
+        reps = self.cfg.large_reps if self.rep_limit is None else self.rep_limit
+        return await self._measure(name, "MB/s", 1, op, self.cfg.duration, reps)
