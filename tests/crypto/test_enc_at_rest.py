@@ -13,9 +13,10 @@ import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
 from harness import RegionProcess, create_bucket
+from twinstore.crypto.segments import SEGMENT, TAG
 
 MIB = 1024 * 1024
-SEALED = 64 * 1024 + 16  # one encrypted segment on disk
+SEALED = SEGMENT + TAG  # one encrypted segment on disk
 
 
 def region(tmp_path_factory: Any, name: str, *args: str) -> RegionProcess:

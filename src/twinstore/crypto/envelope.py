@@ -9,7 +9,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from .segments import StreamContext
+from .segments import LEGACY_SEGMENT, SEGMENT, SEGMENT_SIZES, StreamContext
 
 SSE_S3 = "AES256"
 SSE_KMS = "aws:kms"
@@ -37,11 +37,12 @@ class Envelope:
     origin: int | None = None
     origin_kid: str = ""
     origin_tag: bytes = b""
+    segment: int = SEGMENT  # plaintext bytes per sealed segment (LEGACY_SEGMENT when the record names none)
 
     def stream(self, data_key: bytes, bucket_id: int, key: str, part: int = 0) -> StreamContext:
         sealed_under = self.origin if self.origin is not None else bucket_id
         identity = struct.pack(">Q", sealed_under) + self.sid + key.encode("utf-8")
-        return StreamContext(data_key, self.prefix, identity, part)
+        return StreamContext(data_key, self.prefix, identity, part, self.segment)
 
     def origin_label(self, bucket_id: int, key: str, vid: str) -> bytes:
         """What an SSE-C replica's origin tag authenticates: the sealed-under bucket id, the bucket, key and
@@ -51,7 +52,7 @@ class Envelope:
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"alg": self.algorithm, "wk": _b64(self.wrapped_key), "np": _b64(self.prefix),
-                             "sid": _b64(self.sid)}
+                             "sid": _b64(self.sid), "seg": self.segment}
         if self.kid:
             d["kid"] = self.kid
         if self.kms_key:
@@ -74,10 +75,14 @@ class Envelope:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Envelope:
+        """Raises ValueError (or KeyError/TypeError) for a record that is not an envelope."""
+        segment = d.get("seg", LEGACY_SEGMENT)
+        if not isinstance(segment, int) or isinstance(segment, bool) or segment not in SEGMENT_SIZES:
+            raise ValueError(f"unknown segment size {segment!r}")
         return cls(d["alg"], _unb64(d["wk"]), _unb64(d["np"]), _unb64(d["sid"]), d.get("kid", ""),
                    d.get("kms", ""), bool(d.get("bke")), _unb64(d.get("bkb", "")), d.get("ctx", ""),
                    d.get("cmd5", ""), _unb64(d.get("csalt", "")), _unb64(d.get("cmac", "")),
-                   list(d.get("parts") or []), d.get("ob"), d.get("okid", ""), _unb64(d.get("otag", "")))
+                   list(d.get("parts") or []), d.get("ob"), d.get("okid", ""), _unb64(d.get("otag", "")), segment)
 
 
 def _b64(b: bytes) -> str:

@@ -528,6 +528,6 @@ class ReplicationWorkers:
         raise Permanent(reply.code or f"HTTP{reply.status}")
 
 
-async def _as_bytes(chunks: AsyncIterator[bytes | bytearray]) -> AsyncIterator[bytes]:
+async def _as_bytes(chunks: AsyncIterator[bytes | bytearray | memoryview]) -> AsyncIterator[bytes]:
     async for c in chunks:
-        yield bytes(c) if isinstance(c, bytearray) else c
+        yield c if isinstance(c, bytes) else bytes(c)

@@ -11,6 +11,7 @@ import binascii
 import hashlib
 import ipaddress
 import json
+import mmap
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,14 +20,15 @@ from typing import Any, AsyncIterator, Protocol
 from ..crypto import customer
 from ..crypto.envelope import SSE_C, SSE_KMS, SSE_S3, Envelope
 from ..crypto.keyring import unwrap_with, wrap_with
-from ..crypto.segments import (SEALED, TAG, IntegrityError, SegmentEncryptor, StreamContext, decrypt_segments,
-                               encrypt_all, sealed_range, segment_count)
+from ..crypto.segments import (TAG, IntegrityError, SegmentEncryptor, StreamContext, decrypt_segments, encrypt_all,
+                               sealed_range, sealed_size, segment_count)
 from ..meta.model import Bucket, ObjectVersion
 from ..protocol.errors import AWSError
 
 SSE_VALUES = {SSE_S3: SSE_S3, "aws:kms": SSE_KMS, "aws:kms:dsse": SSE_KMS}
-READ_SEGMENTS = 16  # sealed segments per read from disk (~1 MiB)
-READ_AHEAD = 2  # reads in flight beyond the one being sent
+READ_BYTES = 1 << 20  # plaintext bytes per read from disk (whole segments: at least one)
+READ_AHEAD = 4  # reads in flight beyond the one being sent
+UNMAP_BEHIND = 1 << 20  # see _open_mapped
 ON_LOOP_MAX = 16 * 1024  # below this, encrypting/decrypting costs less than a hop to the I/O pool
 
 
@@ -388,6 +390,28 @@ def _open_sync(ctx: StreamContext, fd: int, offset: int, count: int, first: int,
     return decrypt_segments(ctx, sealed, first, total, skip, length)
 
 
+def _map_sync(fd: int, size: int) -> mmap.mmap:
+    """Maps a blob for reading. Its size is checked first: touching a mapping beyond the end of its file (one
+    truncated behind our back) would kill the process instead of raising."""
+    if os.fstat(fd).st_size != size:
+        raise IntegrityError("blob size does not match its metadata")
+    return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+
+
+def _open_mapped(ctx: StreamContext, mapped: mmap.mmap, offset: int, count: int, first: int, total: int,
+                 skip: int, length: int) -> bytes | bytearray:
+    """On an I/O thread: open sealed segments straight from the page cache through the blob's mapping (one copy
+    fewer per byte than reading them), then unmap those pages again, so the process's resident memory does not
+    grow with the object. The kernel maps a few neighbouring pages on every fault ("fault-around"), including
+    some below `offset` that an earlier read had already unmapped: those are unmapped again too."""
+    try:
+        with memoryview(mapped) as view:
+            return decrypt_segments(ctx, view[offset:offset + count], first, total, skip, length)
+    finally:
+        lo = max(0, offset - offset % mmap.PAGESIZE - UNMAP_BEHIND)
+        mapped.madvise(mmap.MADV_DONTNEED, lo, offset + count - lo)
+
+
 async def plaintext(pool: Any, opened: OpenVersion, v: ObjectVersion, fds: list[int], start: int,
                     length: int) -> AsyncIterator[bytes | bytearray]:
     """Plaintext bytes [start, start+length) of an encrypted version; reads and decrypts only the segments the
@@ -396,38 +420,53 @@ async def plaintext(pool: Any, opened: OpenVersion, v: ObjectVersion, fds: list[
     env = opened.envelope
     if v.inline is not None:
         ctx = env.stream(opened.data_key, v.bucket_id, v.key)
-        first, off, count, skip = sealed_range(v.size, start, length)
+        first, off, count, skip = sealed_range(v.size, start, length, ctx.segment)
         sealed = v.inline[off:off + count]
         if len(sealed) != count:
             raise IntegrityError("inline data is shorter than its metadata says")
-        total = segment_count(v.size)
+        total = segment_count(v.size, ctx.segment)
         args = (ctx, sealed, first, total, skip, length)
         yield decrypt_segments(*args) if count <= ON_LOOP_MAX else await pool.run(decrypt_segments, *args)
         return
     for i, lo, n in segment_ranges(v.segments, start, length):
         seg = v.segments[i]
         ctx = env.stream(opened.data_key, v.bucket_id, v.key, env.parts[i] if env.parts else 0)
-        first, off, count, skip = sealed_range(seg.size, lo, n)
-        total = segment_count(seg.size)
-        # reads of READ_SEGMENTS sealed segments each: (sealed offset, count, first index, skip, plaintext length)
+        first, off, count, skip = sealed_range(seg.size, lo, n, ctx.segment)
+        total = segment_count(seg.size, ctx.segment)
+        per_read = max(1, READ_BYTES // ctx.segment)  # segments per read
+        # reads of whole sealed segments: (sealed offset, count, first index, skip, plaintext length)
         reads = []
         pos, idx, remaining = off, first, n
         while pos < off + count:
-            c = min(READ_SEGMENTS * SEALED, off + count - pos)
-            take = min(remaining, c - TAG * (-(-c // SEALED)) - skip)
+            c = min(per_read * ctx.sealed, off + count - pos)
+            take = min(remaining, c - TAG * (-(-c // ctx.sealed)) - skip)
             reads.append((pos, c, idx, skip, take))
-            pos, idx, remaining, skip = pos + c, idx + READ_SEGMENTS, remaining - take, 0
+            pos, idx, remaining, skip = pos + c, idx + per_read, remaining - take, 0
+        # a long read decrypts from a mapping of the blob; a short one (a range) just reads
+        mapped = await pool.run(_map_sync, fds[i], sealed_size(seg.size, ctx.segment)) if len(reads) > 1 else None
         pending: list[Any] = []
         try:
             for r in reads:
-                pending.append(pool.run(_open_sync, ctx, fds[i], *r[:3], total, *r[3:]))
+                if mapped is not None:
+                    pending.append(pool.run(_open_mapped, ctx, mapped, *r[:3], total, *r[3:]))
+                else:
+                    pending.append(pool.run(_open_sync, ctx, fds[i], *r[:3], total, *r[3:]))
                 if len(pending) > READ_AHEAD:
-                    yield await pending.pop(0)
+                    chunk = await pending[0]  # stays in `pending` until done, so `finally` waits for it
+                    pending.pop(0)
+                    yield chunk
             while pending:
-                yield await pending.pop(0)
+                chunk = await pending[0]
+                pending.pop(0)
+                yield chunk
         finally:
             for fut in pending:
                 try:
                     await fut
                 except (OSError, IntegrityError):
+                    pass
+            if mapped is not None:
+                try:
+                    mapped.close()
+                except BufferError:  # a read still holds it (never expected): unmapped when collected
                     pass

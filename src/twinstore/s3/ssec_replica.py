@@ -22,7 +22,7 @@ import hashlib
 from typing import Any, AsyncIterator
 
 from ..crypto.envelope import SSE_C, Envelope
-from ..crypto.segments import sealed_size
+from ..crypto.segments import LEGACY_SEGMENT, sealed_size
 from ..meta.model import BlobSegment, ObjectVersion
 from ..protocol.errors import AWSError
 from .sse import Keyring
@@ -39,7 +39,8 @@ def is_ciphertext(d: dict[str, Any]) -> bool:
 def _sealed_sizes(v: ObjectVersion) -> list[int]:
     if v.inline is not None or not v.segments:
         return [len(v.inline or b"")]
-    return [sealed_size(s.size) for s in v.segments]
+    segment = Envelope.from_json(v.encryption).segment if v.encryption else LEGACY_SEGMENT
+    return [sealed_size(s.size, segment) for s in v.segments]
 
 
 async def ciphertext(svc: Any, v: ObjectVersion, fds: list[int]) -> AsyncIterator[bytes]:
@@ -90,7 +91,11 @@ class CiphertextCheck:
         self.inline = bool(sse.get("inline"))
         self.segs = [int(n) for n in sse.get("segs") or []]
         size = int(d.get("size", -1))
-        self.sealed = [sealed_size(size)] if self.inline else [sealed_size(n) for n in self.segs]
+        try:
+            segment = Envelope.from_json(sse["env"]).segment
+        except (KeyError, TypeError, ValueError):
+            raise AWSError("InvalidArgument", "Invalid replication descriptor (SSE-C envelope)") from None
+        self.sealed = [sealed_size(size, segment)] if self.inline else [sealed_size(n, segment) for n in self.segs]
         if (not self.inline and (not self.segs or sum(self.segs) != size or min(self.segs) < 0)) \
                 or sum(self.sealed) != sse.get("ctlen"):
             raise AWSError("InvalidArgument", "Invalid replication descriptor (SSE-C layout)")
