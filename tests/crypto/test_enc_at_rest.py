@@ -103,7 +103,7 @@ def test_tampered_data_never_reads_back(solo: RegionProcess) -> None:
     bucket = create_bucket(s3, "us-east-2")
     bodies: dict[str, bytes] = {}
     files: dict[str, str] = {}
-    for key in ("flip-early", "flip-late", "swap", "intact"):
+    for key in ("flip-early", "flip-late", "swap", "truncated", "intact"):
         before = blob_files(solo)
         bodies[key] = os.urandom(3 * MIB)
         s3.put_object(Bucket=bucket, Key=key, Body=bodies[key])
@@ -128,12 +128,17 @@ def test_tampered_data_never_reads_back(solo: RegionProcess) -> None:
     patch(files["flip-early"], flip(100))
     patch(files["flip-late"], flip(2 * MIB + 5))
     patch(files["swap"], swap)
+    os.truncate(files["truncated"], 2 * MIB)  # a long read maps the file: it must refuse, not fault
 
     with pytest.raises(ClientError) as e:  # first segment bad: an error before any data
         s3.get_object(Bucket=bucket, Key="flip-early")
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     read_fails(s3, bucket, "flip-late")  # found mid-body: the connection is cut short
     read_fails(s3, bucket, "swap")
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="truncated")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert solo.proc.poll() is None  # the region is still up
     # ranges that do not touch the damaged segment still read, and nothing else is affected
     assert s3.get_object(Bucket=bucket, Key="flip-late", Range="bytes=0-99999")["Body"].read() == \
         bodies["flip-late"][:100000]

@@ -391,8 +391,9 @@ def _open_sync(ctx: StreamContext, fd: int, offset: int, count: int, first: int,
 
 
 def _map_sync(fd: int, size: int) -> mmap.mmap:
-    """Maps a blob for reading. Its size is checked first: touching a mapping beyond the end of its file (one
-    truncated behind our back) would kill the process instead of raising."""
+    """Maps a blob for reading, once its size matches the metadata (a shorter file is damage, reported as such;
+    touching a mapping past the end of its file would kill the process). Blob files are never truncated while
+    they exist: they are written once under a temporary name, then only read and unlinked."""
     if os.fstat(fd).st_size != size:
         raise IntegrityError("blob size does not match its metadata")
     return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
