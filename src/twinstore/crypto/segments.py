@@ -122,16 +122,18 @@ def encrypt_all(ctx: StreamContext, data: bytes) -> bytes:
 
 
 def decrypt_segments(ctx: StreamContext, sealed: Buffer, first: int, total: int,
-                     start: int = 0, length: int | None = None) -> bytes | bytearray:
+                     start: int = 0, length: int | None = None, into: bytearray | None = None) -> bytes | bytearray:
     """Opens consecutive sealed segments starting at index `first` of a stream of `total` segments; returns
-    plaintext bytes [start, start+length) of what they hold (all of it by default, without a copy)."""
+    plaintext bytes [start, start+length) of what they hold (all of it by default, without a copy). `into`,
+    if given, is the buffer to decrypt into (exactly the plaintext's size) instead of a new one."""
     aead = AESGCM(ctx.key)
     seg, step = ctx.segment, ctx.sealed
     view = memoryview(sealed)
     n = -(-len(view) // step)
     if first + n > total:
         raise IntegrityError("more ciphertext than segments")
-    plain = bytearray(len(view) - TAG * n)
+    size = len(view) - TAG * n
+    plain = into if into is not None and len(into) == size else bytearray(size)
     out = memoryview(plain)
     for k in range(n):
         i = first + k

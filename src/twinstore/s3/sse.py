@@ -13,6 +13,7 @@ import ipaddress
 import json
 import mmap
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Protocol
@@ -400,17 +401,40 @@ def _map_sync(fd: int, size: int) -> mmap.mmap:
 
 
 def _open_mapped(ctx: StreamContext, mapped: mmap.mmap, offset: int, count: int, first: int, total: int,
-                 skip: int, length: int) -> bytes | bytearray:
+                 skip: int, length: int, into: bytearray | None = None) -> bytes | bytearray:
     """On an I/O thread: open sealed segments straight from the page cache through the blob's mapping (one copy
     fewer per byte than reading them), then unmap those pages again, so the process's resident memory does not
     grow with the object. The kernel maps a few neighbouring pages on every fault ("fault-around"), including
     some below `offset` that an earlier read had already unmapped: those are unmapped again too."""
     try:
         with memoryview(mapped) as view:
-            return decrypt_segments(ctx, view[offset:offset + count], first, total, skip, length)
+            return decrypt_segments(ctx, view[offset:offset + count], first, total, skip, length, into)
     finally:
         lo = max(0, offset - offset % mmap.PAGESIZE - UNMAP_BEHIND)
         mapped.madvise(mmap.MADV_DONTNEED, lo, offset + count - lo)
+
+
+class _Buffers:
+    """Plaintext buffers of one long read, reused once every consumer has let go of them. A fresh 1 MiB
+    buffer costs zero-filling and page faults under the GIL on every read; a reused one is warm in cache. A
+    chunk is only reused when nothing but this list refers to it (CPython reference counts: the HTTP
+    transport, a consumer or a pending write that still holds it, directly or through a memoryview, keeps the
+    count up), so data that is still to be sent is never overwritten."""
+
+    KEEP = READ_AHEAD + 6  # buffers remembered (a chunk is held by a few consumers and the transport for a while)
+
+    def __init__(self) -> None:
+        self._all: list[bytearray] = []
+
+    def free(self, size: int) -> bytearray:
+        for buf in self._all:
+            if len(buf) == size and sys.getrefcount(buf) == 3:  # self._all, `buf`, getrefcount's argument
+                return buf
+        buf = bytearray(size)
+        self._all.append(buf)
+        if len(self._all) > self.KEEP:
+            self._all.pop(0)
+        return buf
 
 
 async def plaintext(pool: Any, opened: OpenVersion, v: ObjectVersion, fds: list[int], start: int,
@@ -446,20 +470,26 @@ async def plaintext(pool: Any, opened: OpenVersion, v: ObjectVersion, fds: list[
         # a long read decrypts from a mapping of the blob; a short one (a range) just reads
         mapped = await pool.run(_map_sync, fds[i], sealed_size(seg.size, ctx.segment)) if len(reads) > 1 else None
         pending: list[Any] = []
+        buffers = _Buffers()
         try:
             for r in reads:
                 if mapped is not None:
-                    pending.append(pool.run(_open_mapped, ctx, mapped, *r[:3], total, *r[3:]))
+                    into = buffers.free(r[4]) if r[3] == 0 and r[4] == READ_BYTES else None
+                    pending.append(pool.run(_open_mapped, ctx, mapped, *r[:3], total, *r[3:], into))
                 else:
                     pending.append(pool.run(_open_sync, ctx, fds[i], *r[:3], total, *r[3:]))
                 if len(pending) > READ_AHEAD:
-                    chunk = await pending[0]  # stays in `pending` until done, so `finally` waits for it
+                    fut = pending[0]
+                    await fut  # stays in `pending` until done, so `finally` waits for it
                     pending.pop(0)
-                    yield chunk
+                    yield fut.result()
+                    del fut  # no reference of ours left on the chunk: its buffer can be reused
             while pending:
-                chunk = await pending[0]
+                fut = pending[0]
+                await fut
                 pending.pop(0)
-                yield chunk
+                yield fut.result()
+                del fut
         finally:
             for fut in pending:
                 try:
