@@ -77,3 +77,20 @@ def test_a_layout_mismatch_never_reads(tmp_path: os.PathLike[str]) -> None:
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def test_plaintext_buffers_are_reused_only_when_nothing_else_holds_them() -> None:
+    from twinstore.s3.sse import _Buffers
+    buffers = _Buffers()
+    first, second = buffers.free(1024), buffers.free(1024)
+    assert first is not second  # both still held here
+    del first
+    third = buffers.free(1024)  # the first one, let go of: reused
+    assert third is not second
+    held_elsewhere = memoryview(third)  # e.g. a write still queued in the transport
+    del third
+    assert buffers.free(1024) is not held_elsewhere.obj
+    target = id(held_elsewhere.obj)
+    held_elsewhere.release()
+    assert id(buffers.free(2048)) != target  # never for another size
+    assert id(buffers.free(1024)) == target  # let go of: reused

@@ -419,21 +419,27 @@ class _Buffers:
     buffer costs zero-filling and page faults under the GIL on every read; a reused one is warm in cache. A
     chunk is only reused when nothing but this list refers to it (CPython reference counts: the HTTP
     transport, a consumer or a pending write that still holds it, directly or through a memoryview, keeps the
-    count up), so data that is still to be sent is never overwritten."""
+    count up), so data that is still to be sent is never overwritten. What "nothing else" reads as is measured
+    on a sentinel that only the list holds, looked at the same way, rather than assumed: interpreters differ in
+    how many references a loop variable and a call argument take."""
 
     KEEP = READ_AHEAD + 6  # buffers remembered (a chunk is held by a few consumers and the transport for a while)
 
     def __init__(self) -> None:
-        self._all: list[bytearray] = []
+        self._all: list[bytearray] = [bytearray(0)]  # [0]: the sentinel
 
     def free(self, size: int) -> bytearray:
+        alone = -1
         for buf in self._all:
-            if len(buf) == size and sys.getrefcount(buf) == 3:  # self._all, `buf`, getrefcount's argument
+            count = sys.getrefcount(buf)
+            if alone < 0:
+                alone = count  # the sentinel: referred to by the list only
+            elif len(buf) == size and count == alone:
                 return buf
         buf = bytearray(size)
         self._all.append(buf)
-        if len(self._all) > self.KEEP:
-            self._all.pop(0)
+        if len(self._all) > self.KEEP + 1:
+            del self._all[1]
         return buf
 
 
