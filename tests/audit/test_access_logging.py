@@ -104,3 +104,28 @@ def test_presigned_request_logged_without_its_signature(s3: Any) -> None:
     line, = wait_for(lambda: [ln for ln in _lines(s3, target, "access/") if ln["operation"] == "REST.GET.OBJECT"])
     assert line["auth"] == "QueryString" and "X-Amz-Signature=REDACTED" in line["request_uri"]
     assert signature not in json.dumps(_lines(s3, target, "access/"))
+
+
+def test_aborted_download_stops_and_logs_what_was_sent(s3: Any) -> None:
+    """A client that goes away in the middle of a long GET: the region stops reading (and decrypting) the
+    object instead of streaming all of it into a closed connection, and the access log's Bytes Sent says how
+    much went out, as AWS's does; a complete GET logs the whole size."""
+    import os
+    source = create_bucket(s3, "us-east-2")
+    target = create_bucket(s3, "us-east-2")
+    s3.put_bucket_policy(Bucket=target, Policy=_logging_policy(target, source))
+    s3.put_bucket_logging(Bucket=source, BucketLoggingStatus={"LoggingEnabled": {
+        "TargetBucket": target, "TargetPrefix": "access/"}})
+    size = 64 * 1024 * 1024
+    s3.put_object(Bucket=source, Key="big", Body=os.urandom(1024 * 1024) * 64)
+    aborted = s3.get_object(Bucket=source, Key="big")
+    aborted["Body"].read(1024 * 1024)
+    aborted["Body"].close()
+    assert len(s3.get_object(Bucket=source, Key="big")["Body"].read()) == size
+
+    def both() -> list[dict[str, str]] | None:
+        gets = [ln for ln in _lines(s3, target, "access/") if ln["operation"] == "REST.GET.OBJECT"]
+        return gets if len(gets) == 2 else None
+    by_id = {ln["request_id"]: ln for ln in wait_for(both)}
+    assert int(by_id[aborted["ResponseMetadata"]["RequestId"]]["sent"]) < size
+    assert sorted(int(ln["sent"]) for ln in by_id.values())[1] == size

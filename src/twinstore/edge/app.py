@@ -8,6 +8,7 @@ Errors anywhere become AWS error bodies (no body on HEAD) with x-amz-request-id 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -47,6 +48,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_CONFIG_BODY = 1 << 20
+WATCH_DISCONNECT_OVER = 4 << 20  # streamed bodies longer than this stop being read once the client is gone
 ANONYMOUS = Principal(account_id="", arn="*", type="Anonymous")
 _CHECKSUM_HEADERS = ("x-amz-checksum-crc32", "x-amz-checksum-crc32c", "x-amz-checksum-crc64nvme",
                      "x-amz-checksum-sha1", "x-amz-checksum-sha256")
@@ -224,10 +226,10 @@ class TwinstoreApp:
                 raise self.authz.missing_key(principal, operation, bucket, missing, headers, query, source_ip,
                                              secure) from None
             await body.drain()
-            await self.send_response(send, method, compiled.serializer, resp, request_id)
+            sent = await self.send_response(send, method, compiled.serializer, resp, request_id, receive)
             if self.on_call is not None:
                 self._record(principal, operation, bucket, key, params, headers, scope, request_id, resp.status,
-                             started_us, output=resp.output, bytes_in=body.length or 0, bytes_out=resp.content_length or 0)
+                             started_us, output=resp.output, bytes_in=body.length or 0, bytes_out=sent)
         except AWSError as err:
             if body is None:
                 body = RequestBody.unread(receive, headers)
@@ -328,7 +330,9 @@ class TwinstoreApp:
 
     # ---- responses ----------------------------------------------------------------------------------------
     async def send_response(self, send: Send, method: str, serializer: ResponseSerializer, resp: S3Response,
-                            request_id: str) -> None:
+                            request_id: str, receive: Receive | None = None) -> int:
+        """Sends a response; returns the body bytes handed to the transport (fewer than the body's length when
+        the client went away during a long stream: reading, and decrypting, then stop)."""
         headers = _base_headers(request_id)
         for name, value in serializer.header_list(resp.output):
             headers.append((name.encode(), value.encode("utf-8")))
@@ -347,15 +351,38 @@ class TwinstoreApp:
             await send({"type": "http.response.start", "status": resp.status, "headers": headers})
             if method == "HEAD" or resp.stream is None:
                 await send({"type": "http.response.body", "body": b""})
-                return
-            async for chunk in resp.stream:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-            return
+                return 0
+            return await self._stream_body(send, resp, receive)
         payload = body or b""
         headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else payload})
+        return 0 if method == "HEAD" else len(payload)
+
+    @staticmethod
+    async def _stream_body(send: Send, resp: S3Response, receive: Receive | None) -> int:
+        """Streams a response body. For a long one, a watcher waits for the client's disconnect (the request
+        body is already read, so that is the next message the server has to give): once it has come, the
+        stream is closed instead of being read, and decrypted, to its end into a transport that drops
+        everything (a client could otherwise make the region read a 5 TB object per aborted request)."""
+        assert resp.stream is not None
+        gone = asyncio.ensure_future(receive()) if receive is not None and \
+            (resp.content_length or 0) > WATCH_DISCONNECT_OVER else None
+        sent = 0
+        try:
+            async for chunk in resp.stream:
+                if gone is not None and gone.done():
+                    if gone.exception() is not None or gone.result().get("type") == "http.disconnect":
+                        await resp.stream.aclose()  # type: ignore[attr-defined]
+                        return sent
+                    gone = asyncio.ensure_future(receive())  # type: ignore[misc]  # a late body piece: watch on
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                sent += len(chunk)
+            await send({"type": "http.response.body", "body": b""})
+            return sent
+        finally:
+            if gone is not None and not gone.done():
+                gone.cancel()
 
     async def send_error(self, send: Send, method: str, err: AWSError, request_id: str) -> None:
         headers = _base_headers(request_id)
