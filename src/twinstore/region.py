@@ -250,5 +250,8 @@ def serve(cfg: RegionConfig, log_level: str = "warning") -> None:
     region = Region(cfg)
     config = uvicorn.Config(region.app, host=cfg.host, port=cfg.port, loop="uvloop", http="httptools",
                             lifespan="on", access_log=False, log_level=log_level, server_header=False,
-                            timeout_keep_alive=75, backlog=2048)
+                            timeout_keep_alive=75, backlog=2048,
+                            # the region is the HTTP endpoint: X-Forwarded-* from clients must not become the
+                            # source address or the scheme that policies (aws:SourceIp, aws:SecureTransport) see
+                            proxy_headers=False)
     uvicorn.Server(config).run()

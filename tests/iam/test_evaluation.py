@@ -339,3 +339,26 @@ def test_create_bucket_location_constraint_condition(east: Any, west: Any, iam: 
     name = uname("lc")
     user.client(west).create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     west.client().delete_bucket(Bucket=name)
+
+
+def test_forwarding_headers_do_not_change_who_is_asking_or_how(east: Any) -> None:
+    """twinstore is the HTTP endpoint itself: X-Forwarded-For / X-Forwarded-Proto from a client (even one on
+    loopback) must not become aws:SourceIp or aws:SecureTransport, or a client could walk past a bucket policy
+    that enforces TLS or pins networks."""
+    root = east.client()
+    bucket = create_bucket(root, "us-east-2")
+    objects = [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+    root.put_bucket_policy(Bucket=bucket, Policy=doc(
+        deny("s3:GetObject", objects, Principal="*", Condition={"Bool": {"aws:SecureTransport": "false"}}),
+        deny("s3:PutObject", objects, Principal="*", Condition={"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}})))
+    spoofing = east.client()
+
+    def spoof(request: Any, **_: Any) -> None:
+        request.headers["X-Forwarded-For"] = "203.0.113.9"
+        request.headers["X-Forwarded-Proto"] = "https"
+    spoofing.meta.events.register("before-sign.s3.*", spoof)
+    spoofing.put_object(Bucket=bucket, Key="k", Body=b"x")  # the address is loopback's, not the header's
+    with pytest.raises(ClientError) as exc:  # still plain HTTP
+        spoofing.get_object(Bucket=bucket, Key="k")
+    assert code(exc) == "AccessDenied"
+    root.delete_bucket_policy(Bucket=bucket)
