@@ -10,12 +10,22 @@ import pytest
 from harness import Deployment, create_bucket
 
 
-@pytest.fixture(scope="session")
-def deployment() -> Iterator[Deployment]:
+def _running_deployment() -> Iterator[Deployment]:
     dep = Deployment().start()
     yield dep
     dep.stop()
     shutil.rmtree(dep.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def deployment() -> Iterator[Deployment]:
+    yield from _running_deployment()
+
+
+@pytest.fixture()
+def own_deployment() -> Iterator[Deployment]:
+    """A two-region deployment of the test's own, for tests that kill, stop or restart regions."""
+    yield from _running_deployment()
 
 
 @pytest.fixture(scope="session")

@@ -238,3 +238,14 @@ def signed_raw(endpoint: str, region: str, method: str, path: str, body: bytes =
     if body and not any(k.lower() in ("content-length", "transfer-encoding") for k in hdrs):
         hdrs["Content-Length"] = str(len(body))
     return raw_request(endpoint, method, path, hdrs, body)
+
+
+# the lab's Insights query exactly as the guide prints it (trailing spaces kept)
+LAB_QUERY = """fields @timestamp, requestParameters.key AS key, 
+| requestParameters.bucketName AS bucket, 
+| userIdentity.invokedBy AS invokedBy,
+| userIdentity.arn AS arn, 
+| userIdentity.sessionContext.sessionIssuer.userName AS UserName
+| filter eventName ='PutObject'
+| sort @timestamp desc
+| limit 20"""  # noqa: W291

@@ -11,16 +11,8 @@ from typing import Any
 
 import pytest
 from audit.helpers import logging_bucket, wait_for
-from harness import ACCOUNT_ID, create_bucket, unique_bucket
+from harness import ACCOUNT_ID, LAB_QUERY, create_bucket, unique_bucket
 
-LAB_QUERY = """fields @timestamp, requestParameters.key AS key,
-| requestParameters.bucketName AS bucket,
-| userIdentity.invokedBy AS invokedBy,
-| userIdentity.arn AS arn,
-| userIdentity.sessionContext.sessionIssuer.userName AS UserName
-| filter eventName ='PutObject'
-| sort @timestamp desc
-| limit 20"""
 
 
 def _role(iam: Any, group: str, trusted: str = "cloudtrail.amazonaws.com") -> str:

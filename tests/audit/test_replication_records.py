@@ -14,18 +14,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from audit.helpers import logging_bucket, trail_records, wait_for
-from harness import ACCOUNT_ID, create_bucket, unique_bucket
+from harness import ACCOUNT_ID, LAB_QUERY, create_bucket, unique_bucket
 from replication_helpers import ROLE, replicate, rule_v2, wait_status
 
-# copied verbatim from the reference (cloudtrail-and-insights.md §5.1): leading pipes, trailing commas, AS
-LAB_QUERY = """fields @timestamp, requestParameters.key AS key,
-| requestParameters.bucketName AS bucket,
-| userIdentity.invokedBy AS invokedBy,
-| userIdentity.arn AS arn,
-| userIdentity.sessionContext.sessionIssuer.userName AS UserName
-| filter eventName ='PutObject'
-| sort @timestamp desc
-| limit 20"""
 
 REGIONS = ("us-east-2", "us-west-2")
 SMALL = b"small object, replicated in a batch"

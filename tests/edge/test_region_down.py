@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import time
-from typing import Iterator
 
 import pytest
 from botocore.config import Config
@@ -14,18 +12,10 @@ import boto3
 from harness import ACCESS_KEY, SECRET_KEY, Deployment, create_bucket
 
 
-@pytest.fixture()
-def pair() -> Iterator[Deployment]:
-    dep = Deployment().start()
-    yield dep
-    dep.stop()
-    shutil.rmtree(dep.data_dir, ignore_errors=True)
-
-
-def test_proxy_to_a_stopped_region_answers_503(pair: Deployment) -> None:
-    west = pair["us-west-2"]
+def test_proxy_to_a_stopped_region_answers_503(own_deployment: Deployment) -> None:
+    west = own_deployment["us-west-2"]
     bucket = create_bucket(west.client(), "us-west-2")
-    via_east = boto3.client("s3", endpoint_url=pair["us-east-2"].endpoint, region_name="us-west-2",
+    via_east = boto3.client("s3", endpoint_url=own_deployment["us-east-2"].endpoint, region_name="us-west-2",
                             aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
                             config=Config(retries={"max_attempts": 1}))
     deadline = time.monotonic() + 10

@@ -10,19 +10,13 @@ from typing import Any
 
 import pytest
 
+from harness import LAB_QUERY
+
 from .conftest import rows, run_query
 
 ACCOUNT = "123456789012"
 
-# exactly as the lab guide prints it (trailing spaces kept), and as pasted with the guide's indentation
-LAB_QUERY = """fields @timestamp, requestParameters.key AS key, 
-| requestParameters.bucketName AS bucket, 
-| userIdentity.invokedBy AS invokedBy,
-| userIdentity.arn AS arn, 
-| userIdentity.sessionContext.sessionIssuer.userName AS UserName
-| filter eventName ='PutObject'
-| sort @timestamp desc
-| limit 20"""  # noqa: W291
+# as pasted with the guide's indentation
 LAB_QUERY_INDENTED = "\n".join("            " + line for line in LAB_QUERY.split("\n")) + "\n      \n"
 
 

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
 
 from harness import Deployment, base_env, create_bucket
 from replication_helpers import replicate, rule_v2, status, versions, wait_for, wait_status
@@ -49,24 +47,16 @@ def test_backfill_existing_and_failed(deployment: Deployment, east: Any, west: A
     assert eb in table and "Backfill jobs" in table
 
 
-@pytest.fixture()
-def dep() -> Iterator[Deployment]:
-    d = Deployment().start()
-    yield d
-    d.stop()
-    shutil.rmtree(d.data_dir, ignore_errors=True)
-
-
-def test_backfill_resumes_after_kill9(dep: Deployment) -> None:
-    s3e, s3w = dep["us-east-2"].client(), dep["us-west-2"].client()
+def test_backfill_resumes_after_kill9(own_deployment: Deployment) -> None:
+    s3e, s3w = own_deployment["us-east-2"].client(), own_deployment["us-west-2"].client()
     eb = create_bucket(s3e, "us-east-2", versioned=True)
     wb = create_bucket(s3w, "us-west-2", versioned=True)
     for i in range(1500):
         s3e.put_object(Bucket=eb, Key=f"k/{i:05d}", Body=b"x")
     replicate(s3e, eb, "us-east-2", rule_v2(wb))
-    cli(dep.data_dir, "backfill", "--bucket", eb, "--no-wait")
-    dep["us-east-2"].kill9()
-    dep["us-east-2"].start()
-    s3e = dep["us-east-2"].client()
+    cli(own_deployment.data_dir, "backfill", "--bucket", eb, "--no-wait")
+    own_deployment["us-east-2"].kill9()
+    own_deployment["us-east-2"].start()
+    s3e = own_deployment["us-east-2"].client()
     wait_for(lambda: len(versions(s3w, wb)) == 1500, timeout=120, what="all versions replicated after restart")
     assert versions(s3e, eb) == versions(s3w, wb)

@@ -6,25 +6,15 @@ REPLICA, and nothing is replicated back a second time."""
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 import urllib.request
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
 
 from harness import Deployment, create_bucket
 from replication_helpers import replicate, rule_v2, versions, wait_for, wait_status
 
 SSE_S3 = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": False}]}
-
-
-@pytest.fixture()
-def dep() -> Iterator[Deployment]:
-    d = Deployment().start()
-    yield d
-    d.stop()
-    shutil.rmtree(d.data_dir, ignore_errors=True)
 
 
 def _writer(s3: Any, bucket: str, prefix: str, acked: list[tuple[str, str]], stop: threading.Event,
@@ -52,8 +42,8 @@ def _statuses(s3: Any, bucket: str) -> dict[str, str | None]:
             for key, vid, _, marker, _ in versions(s3, bucket) if not marker}
 
 
-def test_failover_kill9_primary_then_fail_back(dep: Deployment) -> None:
-    east, west = dep["us-east-2"], dep["us-west-2"]
+def test_failover_kill9_primary_then_fail_back(own_deployment: Deployment) -> None:
+    east, west = own_deployment["us-east-2"], own_deployment["us-west-2"]
     s3e, s3w = east.client(), west.client()
     eb = create_bucket(s3e, "us-east-2", versioned=True)
     wb = create_bucket(s3w, "us-west-2", versioned=True)
@@ -123,11 +113,11 @@ def test_failover_kill9_primary_then_fail_back(dep: Deployment) -> None:
             assert not re.search(r"^twinstore_replication_operations_pending\{[^}]*\} [1-9]", r.read().decode(), re.M)
 
 
-def test_writes_missing_at_failover_arrive_after_fail_back(dep: Deployment) -> None:
+def test_writes_missing_at_failover_arrive_after_fail_back(own_deployment: Deployment) -> None:
     """The RPO window made deterministic: the secondary is unreachable while the primary acknowledges writes,
     then the primary dies. The secondary serves without them, takes newer versions of the same keys, and once
     the primary is back its writes arrive, older than the secondary's, so they do not become current."""
-    east, west = dep["us-east-2"], dep["us-west-2"]
+    east, west = own_deployment["us-east-2"], own_deployment["us-west-2"]
     s3e, s3w = east.client(), west.client()
     eb = create_bucket(s3e, "us-east-2", versioned=True)
     wb = create_bucket(s3w, "us-west-2", versioned=True)

@@ -4,10 +4,9 @@ exactly one replica per source version (same ids)."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import urllib.request
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -15,16 +14,8 @@ from harness import Deployment, create_bucket
 from replication_helpers import replicate, rule_v2, versions, wait_for
 
 
-@pytest.fixture()
-def dep() -> Iterator[Deployment]:
-    d = Deployment().start()
-    yield d
-    d.stop()
-    shutil.rmtree(d.data_dir, ignore_errors=True)
-
-
-def _setup(dep: Deployment) -> tuple[Any, Any, str, str]:
-    s3e, s3w = dep["us-east-2"].client(), dep["us-west-2"].client()
+def _setup(own_deployment: Deployment) -> tuple[Any, Any, str, str]:
+    s3e, s3w = own_deployment["us-east-2"].client(), own_deployment["us-west-2"].client()
     eb = create_bucket(s3e, "us-east-2", versioned=True)
     wb = create_bucket(s3w, "us-west-2", versioned=True)
     replicate(s3e, eb, "us-east-2", rule_v2(wb))
@@ -46,15 +37,15 @@ def _same_versions(s3e: Any, eb: str, s3w: Any, wb: str) -> None:
     assert len({vid for _, vid, *_ in dst}) == len(dst)
 
 
-def test_destination_down_then_back_in_order(dep: Deployment) -> None:
-    s3e, s3w, eb, wb = _setup(dep)
-    west = dep["us-west-2"]
+def test_destination_down_then_back_in_order(own_deployment: Deployment) -> None:
+    s3e, s3w, eb, wb = _setup(own_deployment)
+    west = own_deployment["us-west-2"]
     west.stop()
     acked = [s3e.put_object(Bucket=eb, Key="same-key", Body=f"v{i}".encode())["VersionId"] for i in range(5)]
     acked += [s3e.put_object(Bucket=eb, Key=f"k{i}", Body=b"x")["VersionId"] for i in range(20)]
     for vid in acked[:5]:
         assert s3e.head_object(Bucket=eb, Key="same-key", VersionId=vid)["ReplicationStatus"] == "PENDING"
-    with urllib.request.urlopen(dep["us-east-2"].endpoint + "/_twinstore/metrics") as r:
+    with urllib.request.urlopen(own_deployment["us-east-2"].endpoint + "/_twinstore/metrics") as r:
         metrics = r.read().decode()
     labels = f'source_bucket="{eb}",rule_id="r1",destination_bucket="{wb}"'
     assert f"twinstore_replication_operations_pending{{{labels}}} 25" in metrics
@@ -75,8 +66,8 @@ def _writer(s3: Any, bucket: str, n: int, acked: list[str], size: int) -> None:
 
 
 @pytest.mark.parametrize("victim", ["us-east-2", "us-west-2"])
-def test_kill9_during_replication_loses_nothing(dep: Deployment, victim: str) -> None:
-    s3e, s3w, eb, wb = _setup(dep)
+def test_kill9_during_replication_loses_nothing(own_deployment: Deployment, victim: str) -> None:
+    s3e, s3w, eb, wb = _setup(own_deployment)
     acked: list[str] = []
     big: list[str] = []
     t1 = threading.Thread(target=_writer, args=(s3e, eb, 300, acked, 1024))
@@ -84,11 +75,11 @@ def test_kill9_during_replication_loses_nothing(dep: Deployment, victim: str) ->
     t1.start()
     t2.start()
     wait_for(lambda: len(acked) >= 60, what="writes flowing")
-    dep[victim].kill9()
+    own_deployment[victim].kill9()
     t1.join()
     t2.join()
-    dep[victim].start()
-    s3e, s3w = dep["us-east-2"].client(), dep["us-west-2"].client()
+    own_deployment[victim].start()
+    s3e, s3w = own_deployment["us-east-2"].client(), own_deployment["us-west-2"].client()
     if victim == "us-east-2":  # a killed source: every acknowledged version is still there
         have = {vid for _, vid, *_ in versions(s3e, eb)}
         assert set(acked) | set(big) <= have

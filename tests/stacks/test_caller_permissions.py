@@ -4,9 +4,8 @@ CloudFormation without a service role does), never with the root's: CreateStack 
 from __future__ import annotations
 
 import json
-import shutil
 import time
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -145,18 +144,10 @@ def test_delete_acts_as_the_deleting_caller(east: Any, s3: Any) -> None:
     assert not _bucket_exists(s3, bucket)
 
 
-@pytest.fixture()
-def pair() -> Iterator[Deployment]:
-    dep = Deployment().start()
-    yield dep
-    dep.stop()
-    shutil.rmtree(dep.data_dir, ignore_errors=True)
-
-
-def test_resumed_operation_of_a_deleted_user_never_acts_as_root(pair: Deployment) -> None:
+def test_resumed_operation_of_a_deleted_user_never_acts_as_root(own_deployment: Deployment) -> None:
     """The user that started a creation is deleted while its region is down: after the restart the rollback
     cannot act as that user (ROLLBACK_FAILED, with the reason) and nothing more is made or deleted."""
-    east, west = pair["us-east-2"], pair["us-west-2"]
+    east, west = own_deployment["us-east-2"], own_deployment["us-west-2"]
     iam = west.client("iam")
     user, cf, key = _user(iam, east, ["cloudformation:*", "s3:*"])
     prefix = unique("rz")

@@ -293,23 +293,19 @@ async def put_event_selectors(svc: CloudTrailService, req: ApiRequest) -> dict[s
     else:
         t.basic, t.advanced = None, validate_advanced(advanced)
     await svc.auditor.save(t)
-    out: dict[str, Any] = {"TrailARN": t.config["TrailARN"]}
-    if t.advanced is not None:
-        out["AdvancedEventSelectors"] = t.advanced
-    else:
-        out["EventSelectors"] = t.basic
-    return out
+    return _selectors(t)
 
 
 @op
 async def get_event_selectors(svc: CloudTrailService, req: ApiRequest) -> dict[str, Any]:
-    t = svc.trail(req.params.get("TrailName"))
-    out: dict[str, Any] = {"TrailARN": t.config["TrailARN"]}
+    return _selectors(svc.trail(req.params.get("TrailName")))
+
+
+def _selectors(t: Trail) -> dict[str, Any]:
+    """Put/GetEventSelectors' answer: the trail's ARN and whichever kind of selectors it has."""
     if t.advanced is not None:
-        out["AdvancedEventSelectors"] = t.advanced
-    else:
-        out["EventSelectors"] = t.basic
-    return out
+        return {"TrailARN": t.config["TrailARN"], "AdvancedEventSelectors": t.advanced}
+    return {"TrailARN": t.config["TrailARN"], "EventSelectors": t.basic}
 
 
 @op

@@ -9,7 +9,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable, Mapping, TypeVar
 
 from ..protocol.errors import AWSError
 from ..protocol.timefmt import now_us
@@ -191,24 +191,8 @@ class StackEngine:
         resources = template.active(ctx.conditions)
         deps = template.graph(ctx.conditions)
         failed: list[str] = []
-        state: dict[str, str] = {}
-        running: dict[asyncio.Task[bool], str] = {}
-        while True:
-            if not failed:
-                for lid, r in resources.items():
-                    if lid not in state and all(state.get(d) == "done" for d in deps[lid]):
-                        state[lid] = "running"
-                        running[asyncio.get_running_loop().create_task(
-                            self._create_one(stack, r, ctx, imported, lambda: bool(failed)))] = lid
-            if not running:
-                break
-            finished, _ = await asyncio.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
-            for task in finished:
-                lid = running.pop(task)
-                ok = task.result()
-                state[lid] = "done" if ok else "failed"
-                if not ok:
-                    failed.append(lid)
+        await _in_dependency_order(resources, deps, failed, True,
+                                   lambda r: self._create_one(stack, r, ctx, imported, lambda: bool(failed)))
         if not failed:
             reason = await self._finish_create(stack, template, ctx, imported)
             if reason is None:
@@ -400,24 +384,9 @@ class StackEngine:
             for d in deps.get(lid, ()):
                 if d in dependents:
                     dependents[d].add(lid)
-        state: dict[str, str] = {}
         failed: list[str] = []
-        running: dict[asyncio.Task[bool], str] = {}
-        while True:
-            for lid, r in resources.items():
-                if lid not in state and all(state.get(d) == "done" for d in dependents[lid]):
-                    state[lid] = "running"
-                    running[asyncio.get_running_loop().create_task(
-                        self._delete_one(stack, r, lid in retain, rollback))] = lid
-            if not running:
-                break
-            finished, _ = await asyncio.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
-            for task in finished:
-                lid = running.pop(task)
-                ok = task.result()
-                state[lid] = "done" if ok else "failed"
-                if not ok:
-                    failed.append(lid)
+        await _in_dependency_order(resources, dependents, failed, False,
+                                   lambda r: self._delete_one(stack, r, r.logical_id in retain, rollback))
         return failed
 
     async def _delete_one(self, stack: Stack, r: Resource, retained: bool, rollback: bool) -> bool:
@@ -455,3 +424,30 @@ class StackEngine:
         r.status = "DELETE_COMPLETE"
         await self._resource(stack, r)
         return True
+
+
+T = TypeVar("T")
+
+
+async def _in_dependency_order(items: Mapping[str, T], waits_for: Mapping[str, Iterable[str]], failed: list[str],
+                               stop_on_failure: bool, start: Callable[[T], Awaitable[bool]]) -> None:
+    """Runs `start` on every item once all the items it waits for are done, as many at once as are ready;
+    appends the ids of those that fail to `failed`. With `stop_on_failure`, nothing new starts after a failure
+    (what is in flight finishes); items waiting on a failed one never start."""
+    state: dict[str, str] = {}
+    running: dict[asyncio.Task[bool], str] = {}
+    while True:
+        if not (stop_on_failure and failed):
+            for lid, item in items.items():
+                if lid not in state and all(state.get(d) == "done" for d in waits_for[lid]):
+                    state[lid] = "running"
+                    running[asyncio.get_running_loop().create_task(start(item))] = lid  # type: ignore[arg-type]
+        if not running:
+            return
+        finished, _ = await asyncio.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
+        for task in finished:
+            lid = running.pop(task)
+            ok = task.result()
+            state[lid] = "done" if ok else "failed"
+            if not ok:
+                failed.append(lid)
