@@ -206,3 +206,27 @@ def test_sse_kms_objects_need_sse_kms_selection(east: Any, west: Any) -> None:
     rep = s3w.get_object(Bucket=wb, Key="kms/k")
     assert rep["Body"].read() == b"secret" and rep["ReplicationStatus"] == "REPLICA"
     assert rep["ServerSideEncryption"] == "aws:kms" and rep["SSEKMSKeyId"] == replica_key
+
+
+def test_batch_refuses_an_ssec_envelope_with_an_unknown_segment_size(east: Any, west: Any) -> None:
+    """SSE-C replicas travel as ciphertext with their envelope, which names its segment size: a size this region
+    does not know is refused per item (InvalidArgument) and nothing is written."""
+    import base64
+    import hashlib
+
+    from twinstore.replication.batch import encode
+
+    s3w = west.client()
+    wb = create_bucket(s3w, "us-west-2", versioned=True)
+    sealed = b"\x00" * 20  # 4 plaintext bytes + tag, the shape of an inline SSE-C version
+    env = {"alg": "SSE-C", "wk": base64.b64encode(b"w" * 60).decode(), "np": base64.b64encode(b"pref").decode(),
+           "sid": base64.b64encode(b"s" * 12).decode(), "cmd5": "x", "csalt": "AA==", "cmac": "AA==", "ob": 1}
+    for seg in (12345, True):
+        desc = {"key": "k", "vid": "000PGGOMGL9805H7L1CSDG15OL", "lm": 1795555539242242, "size": 4,
+                "etag": "0" * 32, "checksum": {},
+                "sse": {"alg": "SSE-C", "env": {**env, "seg": seg}, "inline": True, "segs": [], "ctlen": len(sealed),
+                        "ctsha256": hashlib.sha256(sealed).hexdigest()}}
+        body = encode([(desc, sealed)])
+        r = signed_raw(west.endpoint, "us-west-2", "POST", f"/_twinstore/replication/batch?bucket={wb}", body)
+        assert r.status == 200 and json.loads(r.body)["results"] == [{"ok": False, "code": "InvalidArgument"}], r.body
+    assert versions(s3w, wb) == []

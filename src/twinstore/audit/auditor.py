@@ -10,6 +10,7 @@ only once written, so a failed or interrupted delivery is retried (S3 files keep
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gzip
 import json
@@ -267,10 +268,8 @@ class Auditor:
 
     async def _deliver_loop(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):  # woken early, or the period ended
                 await asyncio.wait_for(self._wake.wait(), self.delivery_seconds)
-            except asyncio.TimeoutError:
-                pass
             self._wake.clear()
             try:
                 await self.deliver_once()

@@ -19,7 +19,7 @@ from ..region import region_lock
 
 
 class RotationError(Exception):
-    pass
+    """A rotation that cannot start or finish (region running, keyring unreadable, ...)."""
 
 
 def rotate(data_dir: str, region: str, master_key_file: str | None = None) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..auth.request import ApiRequest
 from ..protocol.timefmt import now_us
@@ -37,12 +37,18 @@ async def get_user(svc: IamService, req: ApiRequest) -> dict[str, Any]:
     return {"User": user_out(svc.entity(USER, name))}
 
 
+def _list_under_path(svc: IamService, req: ApiRequest, kind: str, member: str,
+                     out: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """ListUsers/ListGroups: the entities of one kind under PathPrefix, by name, paginated."""
+    prefix = req.params.get("PathPrefix") or "/"
+    found = [e for (k, _), e in svc.iam.state.entities.items() if k == kind and e.path.startswith(prefix)]
+    page, extra = paginate(found, req.params, lambda e: e.name)
+    return {member: [out(e) for e in page], **extra}
+
+
 @op("ListUsers")
 async def list_users(svc: IamService, req: ApiRequest) -> dict[str, Any]:
-    prefix = req.params.get("PathPrefix") or "/"
-    users = [e for (k, _), e in svc.iam.state.entities.items() if k == USER and e.path.startswith(prefix)]
-    page, extra = paginate(users, req.params, lambda e: e.name)
-    return {"Users": [user_out(e) for e in page], **extra}
+    return _list_under_path(svc, req, USER, "Users", user_out)
 
 
 @op("DeleteUser")
@@ -183,10 +189,7 @@ async def get_group(svc: IamService, req: ApiRequest) -> dict[str, Any]:
 
 @op("ListGroups")
 async def list_groups(svc: IamService, req: ApiRequest) -> dict[str, Any]:
-    prefix = req.params.get("PathPrefix") or "/"
-    groups = [e for (k, _), e in svc.iam.state.entities.items() if k == GROUP and e.path.startswith(prefix)]
-    page, extra = paginate(groups, req.params, lambda e: e.name)
-    return {"Groups": [group_out(e) for e in page], **extra}
+    return _list_under_path(svc, req, GROUP, "Groups", group_out)
 
 
 @op("ListGroupsForUser")

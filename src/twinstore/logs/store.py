@@ -7,6 +7,7 @@ code against; the Logs API service calls the same methods.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -220,10 +221,8 @@ class LogStore:
                 await self.sweep()
             except Exception:  # noqa: BLE001 - try again next round
                 log.exception("retention sweep failed")
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):  # woken early, or the period ended
                 await asyncio.wait_for(self._sweep_now.wait(), RETENTION_SWEEP_S)
-            except asyncio.TimeoutError:
-                pass
             self._sweep_now.clear()
 
     async def close(self) -> None:

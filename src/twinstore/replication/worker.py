@@ -14,6 +14,7 @@ never held whole in memory). Outcomes:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -116,10 +117,8 @@ class ReplicationWorkers:
         while True:
             try:
                 if delay:
-                    try:
+                    with contextlib.suppress(asyncio.TimeoutError):  # woken early, or the period ended
                         await asyncio.wait_for(self._wake.wait(), delay)
-                    except asyncio.TimeoutError:
-                        pass
                 self._wake.clear()
                 delay = await self._dispatch_once()
             except asyncio.CancelledError:
@@ -319,14 +318,19 @@ class ReplicationWorkers:
         keys = S3Keys(cred.principal, {}, {}, "", True, self.svc.region, self.svc.account_id)
         return self.permissions.decide_on_bucket(cred.principal, action, src, key, keys) == ALLOW
 
-    async def replicate(self, it: OutboxItem) -> float | None:
-        """Performs one outbox item; returns the replication latency in seconds for data/marker operations."""
-        src = await self._bucket_by_id(it.bucket_id)
+    async def _source(self, bucket_id: int) -> tuple[Bucket, dict[str, Any]]:
+        """The source bucket of outbox items and its replication configuration (Permanent if either is gone)."""
+        src = await self._bucket_by_id(bucket_id)
         if src is None:
             raise Permanent("SrcBucketNotFound")
         config = src.configs.get("replication")
         if not config:
             raise Permanent("SrcBucketReplicationConfigMissing")
+        return src, config
+
+    async def replicate(self, it: OutboxItem) -> float | None:
+        """Performs one outbox item; returns the replication latency in seconds for data/marker operations."""
+        src, config = await self._source(it.bucket_id)
         v = await self.store.get_version(it.bucket_id, it.key, it.vid)
         if v is None:
             return None  # the version was deleted by id before it could replicate: nothing is owed any more
@@ -388,12 +392,7 @@ class ReplicationWorkers:
     async def replicate_batch(self, items: list[OutboxItem]) -> list[tuple[float | None, BaseException | None]]:
         """Small versions and delete markers of one source bucket for one destination, in one request."""
         first = items[0]
-        src = await self._bucket_by_id(first.bucket_id)
-        if src is None:
-            raise Permanent("SrcBucketNotFound")
-        config = src.configs.get("replication")
-        if not config:
-            raise Permanent("SrcBucketReplicationConfigMissing")
+        src, config = await self._source(first.bucket_id)
         cred = await self._credential(config)
         await self.permissions.refresh()
         reg = await self._registration(first.dest_bucket)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -497,13 +498,9 @@ async def plaintext(pool: Any, opened: OpenVersion, v: ObjectVersion, fds: list[
                 yield fut.result()
                 del fut
         finally:
-            for fut in pending:
-                try:
+            for fut in pending:  # reads still in flight when the response ends early: let them finish
+                with contextlib.suppress(OSError, IntegrityError):
                     await fut
-                except (OSError, IntegrityError):
-                    pass
             if mapped is not None:
-                try:
+                with contextlib.suppress(BufferError):  # a read still holds it (never expected): unmapped when collected
                     mapped.close()
-                except BufferError:  # a read still holds it (never expected): unmapped when collected
-                    pass

@@ -28,7 +28,7 @@ _MERGE = "tag:yaml.org,2002:merge"
 
 
 class _AliasError(Exception):
-    pass
+    """A YAML anchor, alias or merge key, which CloudFormation templates may not use."""
 
 
 class TemplateLoader(yaml.SafeLoader):

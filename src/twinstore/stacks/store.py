@@ -126,7 +126,7 @@ def _event(r: tuple[Any, ...]) -> Event:
 
 
 class NameTaken(Exception):
-    pass
+    """A stack of that name already exists (and is not deleted)."""
 
 
 class StackStore:

@@ -37,7 +37,7 @@ class Duration:
 
 @dataclass(slots=True)
 class Star:
-    pass
+    """`*` in `count(*)`."""
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ DEFAULT_LIMIT = 10_000
 
 
 class QueryCancelled(Exception):
-    pass
+    """StopQuery (or shutdown) reached a running query."""
 
 
 @dataclass

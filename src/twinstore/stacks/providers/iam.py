@@ -14,6 +14,14 @@ def _already_exists(e: ProviderError, rtype: str, name: str) -> ProviderError:
     return e
 
 
+def _attach_policies(ctx: ProviderContext, props: dict[str, Any], kind: str, **who: str) -> None:
+    """A new role's or user's inline `Policies` and `ManagedPolicyArns` (kind: "role" | "user")."""
+    for policy_name, doc in _inline(props):
+        call_after_create(ctx, "iam", f"put_{kind}_policy", PolicyName=policy_name, PolicyDocument=doc, **who)
+    for arn in props.get("ManagedPolicyArns") or []:
+        call_after_create(ctx, "iam", f"attach_{kind}_policy", PolicyArn=str(arn), **who)
+
+
 def _inline(props: dict[str, Any]) -> list[tuple[str, str]]:
     return [(str(p["PolicyName"]), policy_json(p["PolicyDocument"])) for p in props.get("Policies") or []]
 
@@ -36,10 +44,7 @@ class RoleProvider:
         except ProviderError as e:
             raise _already_exists(e, self.type, name) from None
         ctx.initiated(name)
-        for policy_name, doc in _inline(props):
-            call_after_create(ctx, "iam", "put_role_policy", RoleName=name, PolicyName=policy_name, PolicyDocument=doc)
-        for arn in props.get("ManagedPolicyArns") or []:
-            call_after_create(ctx, "iam", "attach_role_policy", RoleName=name, PolicyArn=str(arn))
+        _attach_policies(ctx, props, "role", RoleName=name)
         role = out["Role"]
         return name, {"Arn": role["Arn"], "RoleId": role["RoleId"]}
 
@@ -161,10 +166,7 @@ class UserProvider:
         except ProviderError as e:
             raise _already_exists(e, self.type, name) from None
         ctx.initiated(name)
-        for policy_name, doc in _inline(props):
-            call_after_create(ctx, "iam", "put_user_policy", UserName=name, PolicyName=policy_name, PolicyDocument=doc)
-        for arn in props.get("ManagedPolicyArns") or []:
-            call_after_create(ctx, "iam", "attach_user_policy", UserName=name, PolicyArn=str(arn))
+        _attach_policies(ctx, props, "user", UserName=name)
         for group in props.get("Groups") or []:
             call_after_create(ctx, "iam", "add_user_to_group", UserName=name, GroupName=str(group))
         return name, {"Arn": out["User"]["Arn"]}
